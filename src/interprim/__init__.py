@@ -1,0 +1,32 @@
+"""interprim: exact, fast AND-OR interaction primitives of neural networks.
+
+See the README for a tour; SPEC.md-style formulas are in each function's docstring.
+"""
+
+from . import metrics, sets
+from .extract import and_or, harsanyi
+from .interactions import Interactions
+from .transforms import (
+    and_interactions,
+    inverse_and,
+    inverse_or,
+    or_interactions,
+    reconstruct,
+    split_interactions,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Interactions",
+    "and_interactions",
+    "and_or",
+    "harsanyi",
+    "inverse_and",
+    "inverse_or",
+    "metrics",
+    "or_interactions",
+    "reconstruct",
+    "sets",
+    "split_interactions",
+]

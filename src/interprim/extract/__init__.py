@@ -1,0 +1,5 @@
+"""Extraction methods: value vectors in, :class:`~interprim.Interactions` out (SPEC §3)."""
+
+from .closed_form import and_or, harsanyi
+
+__all__ = ["and_or", "harsanyi"]

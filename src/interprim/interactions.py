@@ -1,0 +1,249 @@
+"""The :class:`Interactions` value object: what every extraction method returns (SPEC §3)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import metrics
+from ._array import as_vectors, check_same_shape, is_torch, same_kind, to_numpy
+from .sets import players_of
+
+_ARRAYS = ("i_and", "i_or", "gamma", "noise")
+_FORMAT = "interprim.Interactions/1"
+
+
+@dataclass(eq=False)
+class Interactions:
+    """AND-OR interactions of one or a batch of samples, with the split that produced them.
+
+    The fields follow SPEC §3: for value vectors ``v`` of shape ``(..., 2**n)``,
+
+    - ``i_and``, ``i_or``: interaction vectors, same shape as ``v``; ``i_and[..., 0]`` is the bias
+      ``b = u_and(∅) + u_or(∅)`` and ``i_or[..., 0] == 0``;
+    - ``gamma``: the learned split, ``u_and = ½(v + q) + γ``, ``u_or = ½(v + q) − γ``;
+    - ``noise``: the learned noise ``q`` (zeros for methods without noise);
+    - ``objective``: ``Σ_{T≠∅} |I_and(T)| + |I_or(T)|`` per sample (or the method's own objective,
+      as its ``meta["objective_kind"]`` says), shape ``(...)``;
+    - ``players``: one label per player; ``meta``: free-form, JSON-serialisable values or arrays.
+
+    Universal matching holds against ``v + noise``: ``reconstruct(i_and, i_or) == v + noise``.
+    Arrays keep the type of the input (numpy or torch); index a batch with ``r[i]``.
+    """
+
+    i_and: Any
+    i_or: Any
+    gamma: Any = None
+    noise: Any = None
+    objective: Any = None
+    players: tuple[str, ...] | None = None
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.i_and, n = as_vectors("i_and", self.i_and)
+        i_or, _ = as_vectors("i_or", self.i_or)
+        check_same_shape("i_and", self.i_and, "i_or", i_or)
+        self.i_or = same_kind(i_or, self.i_and)
+        for name in ("gamma", "noise"):
+            value = getattr(self, name)
+            if value is None:
+                value = self.i_and * 0
+            else:
+                value, _ = as_vectors(name, value)
+                check_same_shape("i_and", self.i_and, name, value)
+                value = same_kind(value, self.i_and)
+            setattr(self, name, value)
+        if self.objective is None:
+            self.objective = sparsity_objective(self.i_and, self.i_or)
+        else:
+            objective = same_kind(self.objective, self.i_and)
+            if tuple(objective.shape) != self.batch_shape:
+                raise ValueError(
+                    f"objective has shape {tuple(objective.shape)} but the batch shape is {self.batch_shape}; "
+                    f"pass one objective value per sample."
+                )
+            self.objective = objective
+        if self.players is None:
+            self.players = tuple(str(i) for i in range(n))
+        else:
+            self.players = tuple(str(p) for p in self.players)
+            if len(self.players) != n:
+                raise ValueError(f"players has {len(self.players)} labels but the vectors are over n={n} players.")
+        if not isinstance(self.meta, dict):
+            raise ValueError(f"meta must be a dict, got {type(self.meta).__name__}.")
+
+    # --- shape -------------------------------------------------------------------------------
+
+    @property
+    def n_players(self) -> int:
+        """Number of players ``n``."""
+        return int(self.i_and.shape[-1]).bit_length() - 1
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        """Leading shape: ``()`` for one sample, ``(B,)`` for a batch of ``B`` samples."""
+        return tuple(self.i_and.shape[:-1])
+
+    def __len__(self) -> int:
+        if not self.batch_shape:
+            raise TypeError("a single sample's Interactions has no length; check .batch_shape")
+        return self.batch_shape[0]
+
+    def __getitem__(self, index: Any) -> Interactions:
+        """The interactions of some samples of the batch: ``r[3]``, ``r[:10]``."""
+        if not self.batch_shape:
+            raise IndexError("this Interactions holds a single sample; there is no batch axis to index")
+        pick = index if isinstance(index, tuple) else (index,)
+        meta = {
+            k: (v[pick] if _is_array(v) and tuple(v.shape[: len(self.batch_shape)]) == self.batch_shape else v)
+            for k, v in self.meta.items()
+        }
+        return Interactions(
+            i_and=self.i_and[pick],
+            i_or=self.i_or[pick],
+            gamma=self.gamma[pick],
+            noise=self.noise[pick],
+            objective=self.objective[pick],
+            players=self.players,
+            meta=meta,
+        )
+
+    def __repr__(self) -> str:
+        kind = "torch" if is_torch(self.i_and) else "numpy"
+        method = self.meta.get("method", "?")
+        return (
+            f"Interactions(method={method!r}, n_players={self.n_players}, batch_shape={self.batch_shape}, "
+            f"array={kind}, dtype={self.i_and.dtype})"
+        )
+
+    # --- analysis ----------------------------------------------------------------------------
+
+    def salient(self, threshold: float | None = None, top_k: int | None = None) -> Interactions:
+        """The same interactions with every non-salient one set to 0 (SPEC §4).
+
+        Salient: ``|I(T)| > threshold`` (P1 fn. 6), or the ``top_k`` strongest per sample with AND and
+        OR pooled (P2). The bias ``i_and[..., 0]`` is kept; give exactly one of the two arguments.
+        """
+        mask_and, mask_or = metrics.salient_mask(self.i_and, self.i_or, threshold=threshold, top_k=top_k)
+        mask_and = mask_and.copy()
+        mask_and[..., 0] = True
+        return Interactions(
+            i_and=self.i_and * same_kind(mask_and, self.i_and),
+            i_or=self.i_or * same_kind(mask_or, self.i_or),
+            gamma=self.gamma,
+            noise=self.noise,
+            objective=self.objective,
+            players=self.players,
+            meta={**self.meta, "salient": {"threshold": threshold, "top_k": top_k}},
+        )
+
+    def by_order(self, threshold: float | None = None, top_k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Order strengths ``(J_pos, J_neg)`` of shape ``(..., n+1)``, index = order (P1 Eq. 4)."""
+        return metrics.order_strengths(self.i_and, self.i_or, threshold=threshold, top_k=top_k)
+
+    def average_order(self, threshold: float | None = None, top_k: int | None = None) -> np.ndarray:
+        """Average order ``η`` per sample (P1 §3.1); high ``η`` marks a confusing sample."""
+        return metrics.average_order(self.i_and, self.i_or, threshold=threshold, top_k=top_k)
+
+    def matching_error(self, v: Any, with_noise: bool = True) -> np.ndarray:
+        """``max_S |h(x_S) − v(x_S) − q(S)|`` per sample, or against ``v`` alone with ``with_noise=False``."""
+        v, _ = as_vectors("v", v)
+        check_same_shape("v", v, "i_and", self.i_and)
+        return metrics.matching_error(self.i_and, self.i_or, v, noise=self.noise if with_noise else None)
+
+    def top(self, k: int = 10) -> list[tuple[str, tuple[str, ...], float]]:
+        """The ``k`` strongest interactions of one sample as ``(type, players, effect)``, strongest first.
+
+        ``type`` is ``"and"`` or ``"or"``; ``players`` are the labels of the players in ``T``; the
+        bias and the empty OR set are not interactions and never listed.
+        """
+        if self.batch_shape:
+            raise ValueError(
+                f"top() lists one sample's interactions, but this holds a batch of shape {self.batch_shape}; "
+                f"pick a sample first, e.g. r[0].top({k})."
+            )
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}.")
+        values = np.concatenate([to_numpy(self.i_and)[1:], to_numpy(self.i_or)[1:]])
+        order = np.argsort(-np.abs(values), kind="stable")[:k]
+        size = 2**self.n_players - 1
+        out = []
+        for j in order:
+            kind, s = ("and", j + 1) if j < size else ("or", j - size + 1)
+            out.append((kind, tuple(self.players[i] for i in players_of(s)), float(values[j])))
+        return out
+
+    # --- persistence -------------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        """A JSON-serialisable dict (lists of floats); :meth:`from_dict` reads it back as numpy."""
+        out: dict[str, Any] = {"format": _FORMAT}
+        for name in _ARRAYS:
+            out[name] = to_numpy(getattr(self, name)).tolist()
+        out["objective"] = to_numpy(self.objective).tolist()
+        out["players"] = list(self.players)
+        out["meta"] = {k: (to_numpy(v).tolist() if _is_array(v) else v) for k, v in self.meta.items()}
+        out["meta_arrays"] = sorted(k for k, v in self.meta.items() if _is_array(v))
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Interactions:
+        """Rebuild from :meth:`to_dict` (or from the arrays :meth:`save` writes); arrays come back as numpy."""
+        if d.get("format") != _FORMAT:
+            raise ValueError(f"not an interprim Interactions record: format is {d.get('format')!r}, expected {_FORMAT!r}.")
+        arrays = set(d.get("meta_arrays", ()))
+        meta = {k: (np.asarray(v, dtype=np.float64) if k in arrays else v) for k, v in d.get("meta", {}).items()}
+        return cls(
+            **{name: np.asarray(d[name], dtype=np.float64) for name in _ARRAYS},
+            objective=np.asarray(d["objective"], dtype=np.float64),
+            players=tuple(d["players"]),
+            meta=meta,
+        )
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write to a ``.npz`` file (numpy arrays + a JSON header; no pickle), atomically."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
+        meta_arrays = {k: to_numpy(v) for k, v in self.meta.items() if _is_array(v)}
+        meta_plain = {k: v for k, v in self.meta.items() if not _is_array(v)}
+        header = {"format": _FORMAT, "players": list(self.players), "meta": meta_plain, "meta_arrays": sorted(meta_arrays)}
+        try:
+            header_json = json.dumps(header)
+        except TypeError as e:
+            raise ValueError(f"meta must hold JSON-serialisable values or arrays to be saved ({e}).") from None
+        arrays = {name: to_numpy(getattr(self, name)) for name in _ARRAYS}
+        arrays["objective"] = to_numpy(self.objective)
+        arrays.update({f"meta.{k}": v for k, v in meta_arrays.items()})
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, header=np.array(header_json), **arrays)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Interactions:
+        """Read a file written by :meth:`save`; arrays come back as numpy."""
+        with np.load(Path(path), allow_pickle=False) as f:
+            header = json.loads(str(f["header"]))
+            d = {name: f[name] for name in (*_ARRAYS, "objective")}
+            meta = dict(header["meta"])
+            meta.update({k: f[f"meta.{k}"] for k in header["meta_arrays"]})
+        d.update(format=header["format"], players=header["players"], meta=meta, meta_arrays=header["meta_arrays"])
+        return cls.from_dict(d)
+
+
+def sparsity_objective(i_and: Any, i_or: Any) -> Any:
+    """``Σ_{T≠∅} |I_and(T)| + |I_or(T)|`` per sample — the sparse objective of SPEC §3.3 (P2 Eq. 4)."""
+    return i_and[..., 1:].abs().sum(-1) + i_or[..., 1:].abs().sum(-1) if is_torch(i_and) else (
+        np.abs(i_and[..., 1:]).sum(-1) + np.abs(i_or[..., 1:]).sum(-1)
+    )
+
+
+def _is_array(x: Any) -> bool:
+    return isinstance(x, np.ndarray) or is_torch(x)
