@@ -57,21 +57,31 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _extract(args: argparse.Namespace) -> int:
     path = Path(args.values)
-    if not path.exists():
-        print(f"error: {path} does not exist", file=sys.stderr)
+    if not path.is_file():
+        print(f"error: {path} is not a file", file=sys.stderr)
         return 2
     try:
         v = np.load(path, allow_pickle=False) if path.suffix == ".npy" else np.loadtxt(path, ndmin=1)
         r = _METHODS[args.method](v)
-    except ValueError as e:
+        print(r)
+        if not r.batch_shape:
+            _print_top(r, args.top)
+        if args.out:
+            print(f"saved to {r.save(args.out)}")
+    except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(r)
-    if not r.batch_shape:
-        _print_top(r, args.top)
-    if args.out:
-        print(f"saved to {r.save(args.out)}")
     return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        k = int(text)
+    except ValueError:
+        k = 0
+    if k < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return k
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,12 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"interprim {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="compute and print the interactions of a small built-in example")
-    d.add_argument("--top", type=int, default=6, help="how many interactions to list per method")
+    d.add_argument("--top", type=_positive_int, default=6, help="how many interactions to list per method")
     d.set_defaults(func=_demo)
     e = sub.add_parser("extract", help="interactions of value vectors stored in a .npy or text file")
     e.add_argument("values", help="a .npy file (shape (..., 2**n)) or a text file with 2**n numbers")
     e.add_argument("--method", choices=sorted(_METHODS), default="harsanyi")
-    e.add_argument("--top", type=int, default=10, help="how many interactions to list")
+    e.add_argument("--top", type=_positive_int, default=10, help="how many interactions to list")
     e.add_argument("--out", help="save the interactions to this .npz file")
     e.set_defaults(func=_extract)
     return p

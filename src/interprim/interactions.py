@@ -230,6 +230,8 @@ class Interactions:
     def load(cls, path: str | os.PathLike) -> Interactions:
         """Read a file written by :meth:`save`; arrays come back as numpy."""
         with np.load(Path(path), allow_pickle=False) as f:
+            if "header" not in f.files:
+                raise ValueError(f"{path} is not a file written by Interactions.save (it has no header).")
             header = json.loads(str(f["header"]))
             d = {name: f[name] for name in (*_ARRAYS, "objective")}
             meta = dict(header["meta"])

@@ -1,0 +1,253 @@
+"""Tests of the ``interprim`` command line (``interprim.cli``)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from interprim import Interactions, and_or, harsanyi
+from interprim.cli import main
+
+PLANTED = {0: 0.5, 5: 4.0, 2: -1.0}  # bitmask -> Harsanyi dividend: bias 0.5, {0,2}: 4, {1}: -1
+
+
+def planted_game(n: int = 3) -> np.ndarray:
+    """``v(S) = Σ_{T⊆S} I(T)`` for the dividends in ``PLANTED``, by direct loops."""
+    return np.array([sum(x for t, x in PLANTED.items() if t & ~s == 0) for s in range(2**n)], dtype=float)
+
+
+def section(out: str, name: str) -> list[str]:
+    """The lines of the demo's section for method ``name``, header line first."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"== {name}:"))
+    end = next((i for i in range(start + 1, len(lines)) if not lines[i].strip()), len(lines))
+    return lines[start:end]
+
+
+def rows(lines: list[str]) -> list[tuple[str, float, str]]:
+    """Parse table rows ``kind effect {players}``."""
+    out = []
+    for line in lines:
+        parts = line.split(None, 2)
+        if len(parts) == 3 and parts[0] in ("and", "or"):
+            out.append((parts[0], float(parts[1]), parts[2]))
+    return out
+
+
+def assert_same(a: Interactions, b: Interactions) -> None:
+    for name in ("i_and", "i_or", "gamma", "noise", "objective"):
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=0, atol=0, err_msg=name)
+    assert a.players == b.players
+    assert a.meta == b.meta
+
+
+# ---------------------------------------------------------------------------------------------
+# demo
+# ---------------------------------------------------------------------------------------------
+
+
+def test_demo(capsys):
+    assert main(["demo"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    out = captured.out
+    assert "it, works, not, bad, slow, boring, great" in out
+
+    h = section(out, "harsanyi")
+    assert "objective Σ|I| = 10.000" in h[0]  # 3 + 2 + 1.5·3 + 0.5
+    assert "matching error 0.00e+00" in h[0]
+    assert rows(h) == [
+        ("and", 3.0, "{it, works}"),
+        ("and", 2.0, "{not, bad}"),
+        ("and", -1.5, "{slow}"),
+        ("and", -1.5, "{boring}"),
+        ("and", 1.5, "{slow, boring}"),
+        ("and", 0.5, "{great}"),
+    ]
+
+    a = section(out, "and_or")
+    # u_and = u_or = v/2: AND part 1.5 + 1 + 0.75·3 + 0.25 = 5, OR part 1.5·3 + 1·3 + 0.75 + 0.25 = 8.5
+    assert "objective Σ|I| = 13.500" in a[0]
+    assert "matching error 0.00e+00" in a[0]
+    assert rows(a) == [
+        ("and", 1.5, "{it, works}"),
+        ("or", 1.5, "{it}"),
+        ("or", 1.5, "{works}"),
+        ("or", -1.5, "{it, works}"),
+        ("and", 1.0, "{not, bad}"),
+        ("or", 1.0, "{not}"),
+    ]
+
+
+def test_demo_top(capsys):
+    assert main(["demo", "--top", "2"]) == 0
+    out = capsys.readouterr().out
+    assert rows(section(out, "harsanyi")) == [("and", 3.0, "{it, works}"), ("and", 2.0, "{not, bad}")]
+    assert len(rows(section(out, "and_or"))) == 2
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.strip() == "interprim 0.1.0"
+
+
+@pytest.mark.parametrize("argv", [[], ["nope"], ["extract"], ["extract", "x.npy", "--method", "bogus"], ["demo", "--top", "x"]])
+def test_usage_errors(capsys, argv):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    assert "usage: interprim" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# extract
+# ---------------------------------------------------------------------------------------------
+
+
+def test_extract_npy_prints_top(tmp_path, capsys):
+    v = planted_game()
+    path = tmp_path / "v.npy"
+    np.save(path, v)
+    assert main(["extract", str(path), "--top", "2"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert "method='harsanyi'" in captured.out and "n_players=3" in captured.out
+    assert rows(captured.out.splitlines()) == [("and", 4.0, "{0, 2}"), ("and", -1.0, "{1}")]
+    assert "saved to" not in captured.out
+
+
+def test_extract_default_top_is_10(tmp_path, capsys):
+    path = tmp_path / "v.npy"
+    np.save(path, np.random.default_rng(0).normal(size=16))
+    assert main(["extract", str(path)]) == 0
+    assert len(rows(capsys.readouterr().out.splitlines())) == 10
+
+
+def test_extract_out_round_trip(tmp_path, capsys):
+    v = planted_game()
+    path = tmp_path / "v.npy"
+    np.save(path, v)
+    out = tmp_path / "res.npz"
+    assert main(["extract", str(path), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"saved to {out}" in printed
+    back = Interactions.load(out)
+    assert_same(back, harsanyi(v))
+    expected = np.zeros(8)
+    for t, x in PLANTED.items():
+        expected[t] = x
+    np.testing.assert_allclose(back.i_and, expected, atol=1e-12)
+
+
+def test_extract_out_adds_suffix(tmp_path, capsys):
+    path = tmp_path / "v.npy"
+    np.save(path, planted_game())
+    assert main(["extract", str(path), "--out", str(tmp_path / "res")]) == 0
+    assert f"saved to {tmp_path / 'res.npz'}" in capsys.readouterr().out
+    assert (tmp_path / "res.npz").exists()
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_extract_and_or_text_file(tmp_path, capsys):
+    v = np.random.default_rng(1).normal(size=8)
+    path = tmp_path / "v.txt"
+    np.savetxt(path, v)
+    out = tmp_path / "r.npz"
+    assert main(["extract", str(path), "--method", "and_or", "--out", str(out)]) == 0
+    assert "method='and_or'" in capsys.readouterr().out
+    back = Interactions.load(out)
+    ref = and_or(np.loadtxt(path))
+    for name in ("i_and", "i_or", "gamma", "noise", "objective"):
+        np.testing.assert_allclose(getattr(back, name), getattr(ref, name), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(back.matching_error(v), 0.0, atol=1e-10)
+
+
+def test_extract_batch(tmp_path, capsys):
+    v = np.random.default_rng(2).normal(size=(3, 16))
+    path = tmp_path / "v.npy"
+    np.save(path, v)
+    out = tmp_path / "b.npz"
+    assert main(["extract", str(path), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "batch_shape=(3,)" in printed
+    assert rows(printed.splitlines()) == []  # no table for a batch
+    assert_same(Interactions.load(out), harsanyi(v))
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda p: np.save(p / "v.npy", np.arange(6.0)), "length 6"),
+        (lambda p: np.save(p / "v.npy", np.array([0.0, np.nan, 1.0, 2.0])), "NaN"),
+        (lambda p: np.savetxt(p / "v.txt", np.arange(5.0)), "length 5"),
+        (lambda p: (p / "v.txt").write_text("1 2 three 4\n"), "error"),
+        (lambda p: np.save(p / "v.npy", np.array([{"a": 1}], dtype=object)), "error"),
+    ],
+)
+def test_extract_bad_file(tmp_path, capsys, make, match):
+    make(tmp_path)
+    (path,) = tmp_path.iterdir()
+    assert main(["extract", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: ")
+    assert match in captured.err
+    assert "Traceback" not in captured.err
+
+
+def test_extract_bad_file_writes_no_output(tmp_path, capsys):
+    np.save(tmp_path / "v.npy", np.arange(6.0))
+    assert main(["extract", str(tmp_path / "v.npy"), "--out", str(tmp_path / "r.npz")]) == 2
+    assert not (tmp_path / "r.npz").exists()
+
+
+def test_extract_missing_file(tmp_path, capsys):
+    missing = tmp_path / "nope.npy"
+    assert main(["extract", str(missing)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip() == f"error: {missing} is not a file"
+    assert captured.out == ""
+
+
+def test_extract_top_zero_is_an_error(tmp_path, capsys):
+    np.save(tmp_path / "v.npy", np.arange(8.0))
+    with pytest.raises(SystemExit) as exit_info:  # argparse rejects it before any work
+        main(["extract", str(tmp_path / "v.npy"), "--top", "0"])
+    assert exit_info.value.code == 2
+    assert "expected a positive integer" in capsys.readouterr().err
+
+
+def test_demo_top_zero_is_an_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--top", "0"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().out == ""
+
+
+def test_extract_directory_is_an_error(tmp_path, capsys):
+    assert main(["extract", str(tmp_path)]) == 2
+
+
+def test_extract_out_unwritable_is_an_error(tmp_path, capsys):
+    np.save(tmp_path / "v.npy", np.arange(8.0))
+    assert main(["extract", str(tmp_path / "v.npy"), "--out", str(tmp_path / "no" / "r.npz")]) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# The installed command
+# ---------------------------------------------------------------------------------------------
+
+
+def test_console_script(tmp_path):
+    script = Path(sys.executable).with_name("interprim")
+    cmd = [str(script), "demo", "--top", "1"] if script.exists() else [sys.executable, "-m", "interprim.cli", "demo"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "{it, works}" in proc.stdout
+    assert "matching error 0.00e+00" in proc.stdout
+
