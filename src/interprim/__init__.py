@@ -4,7 +4,7 @@ See the README for a tour; SPEC.md-style formulas are in each function's docstri
 """
 
 from . import metrics, sets
-from .extract import and_or, harsanyi
+from .extract import and_or, harsanyi, sparse_and_or
 from .interactions import Interactions
 from .transforms import (
     and_interactions,
@@ -28,5 +28,6 @@ __all__ = [
     "or_interactions",
     "reconstruct",
     "sets",
+    "sparse_and_or",
     "split_interactions",
 ]

@@ -57,6 +57,27 @@ def _butterfly(x: Any, n: int, sign: int, up: bool) -> Any:
     return x
 
 
+def kron_apply(x: Any, n: int, a: Any) -> Any:
+    """``(a ⊗ a ⊗ … ⊗ a) x`` for a 2×2 matrix ``a``, as ``n`` passes over the last axis (unchecked input).
+
+    Entry ``S`` of the result is ``Σ_L Π_i a[S_i, L_i] x[L]`` with ``S_i`` the bit of player ``i``.
+    Used by the solvers for the eigenbases of the Kronecker-structured normal matrices. Not recorded
+    by autograd.
+    """
+    (a00, a01), (a10, a11) = ((float(a[0][0]), float(a[0][1])), (float(a[1][0]), float(a[1][1])))
+    x = x.clone(memory_format=torch.contiguous_format) if is_torch(x) else np.array(x, copy=True, order="C")
+    lead = tuple(x.shape[:-1])
+    for i in range(n):
+        y = x.reshape(*lead, 2 ** (n - 1 - i), 2, 2**i)
+        lo, hi = y[..., 0, :], y[..., 1, :]
+        old_lo = lo.clone() if is_torch(lo) else lo.copy()
+        lo *= a00
+        lo += a01 * hi
+        hi *= a11
+        hi += a10 * old_lo
+    return x
+
+
 def mobius(x: Any, n: int) -> Any:
     """``(M x)[T] = Σ_{L⊆T} (-1)^{|T|-|L|} x[L]`` — the Möbius transform (unchecked input)."""
     return _butterfly(x, n, -1, True)

@@ -1,5 +1,6 @@
 """Extraction methods: value vectors in, :class:`~interprim.Interactions` out (SPEC §3)."""
 
 from .closed_form import and_or, harsanyi
+from .sparse import sparse_and_or
 
-__all__ = ["and_or", "harsanyi"]
+__all__ = ["and_or", "harsanyi", "sparse_and_or"]
