@@ -749,3 +749,27 @@ def test_numpy_peak_memory_within_checked_budget(name):
     finally:
         tracemalloc.stop()
     assert peak <= budget, f"peak {peak} bytes > budget {budget} bytes"
+
+
+# ---------------------------------------------------------------------------------------------
+# kron_apply: the chunked Kronecker product used by the solvers
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 6, 7, 11])
+@pytest.mark.parametrize("chunk", [1, 3, 5])
+def test_kron_apply_equals_the_dense_kronecker_product(n, chunk):
+    from interprim.transforms import kron_apply
+
+    rng = np.random.default_rng(n * 10 + chunk)
+    a = rng.normal(size=(2, 2))
+    dense = np.ones((1, 1))
+    for _ in range(n):
+        dense = np.kron(dense, a)
+    x = rng.normal(size=(3, 2**n))
+    np.testing.assert_allclose(kron_apply(x, n, a, chunk=chunk), x @ dense.T, rtol=1e-10, atol=1e-10)
+    t = kron_apply(torch.tensor(x), n, a, chunk=chunk)
+    assert isinstance(t, torch.Tensor) and t.dtype == torch.float64
+    np.testing.assert_allclose(t.numpy(), x @ dense.T, rtol=1e-10, atol=1e-10)
+    # the Möbius factor gives the Möbius transform
+    np.testing.assert_allclose(kron_apply(x, n, [[1.0, 0.0], [-1.0, 1.0]], chunk=chunk), mobius(x, n), atol=1e-9)
