@@ -251,3 +251,15 @@ def test_console_script(tmp_path):
     assert "{it, works}" in proc.stdout
     assert "matching error 0.00e+00" in proc.stdout
 
+
+
+def test_demo_sparse_section_recovers_the_planted_patterns(capsys):
+    assert main(["demo"]) == 0
+    section = capsys.readouterr().out.split("== sparse_and_or:")[1]
+    lines = [line.split() for line in section.strip().splitlines()[2:5]]
+    assert [(kind, " ".join(words)) for kind, _, *words in lines] == [
+        ("and", "{it, works}"),
+        ("and", "{not, bad}"),
+        ("or", "{slow, boring}"),
+    ]
+    assert "matching error" in section.splitlines()[0]

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .extract import and_or, harsanyi
+from .extract import and_or, harsanyi, sparse_and_or
 from .interactions import Interactions
 
-_METHODS = {"harsanyi": harsanyi, "and_or": and_or}
+_METHODS = {"harsanyi": harsanyi, "and_or": and_or, "sparse_and_or": sparse_and_or}
 
 
 def _toy_game() -> tuple[np.ndarray, tuple[str, ...]]:
