@@ -98,7 +98,7 @@ def dual_bound(lam: torch.Tensor, v: torch.Tensor, zeta: torch.Tensor, n: int) -
     ``max(0, ⟨λ, v⟩ − ζ‖λ‖₁)`` (0 is always a bound: the objective is a norm).
     """
     lam = lam - lam.mean(-1, keepdim=True)
-    # Zᵀ = (M⁻¹)ᵀ is the superset sum; its adjoint-of-inverse relation: Zᵀ = (Mᵀ)⁻¹
+    # Zᵀ (the superset sum, zeta_t) maps λ to the AND duals, Zᵀ F to the OR duals
     rho = torch.maximum(zeta_t(lam, n)[..., 1:].abs().amax(-1), zeta_t(_flip(lam), n)[..., 1:].abs().amax(-1))
     value = (lam * v).sum(-1) - zeta * lam.abs().sum(-1)
     return torch.clamp(value / torch.clamp(rho, min=1.0), min=0.0)

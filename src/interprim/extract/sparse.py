@@ -84,9 +84,10 @@ def sparse_and_or(
         raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}.")
     batch_shape = tuple(v.shape[:-1])
     zeta = noise_bounds(v, noise, noise_bound, batch_shape).reshape(-1)
-    flat = torch.as_tensor(to_numpy(v), dtype=torch.float64).reshape(-1, 2**n)
     if is_torch(v):
         flat = v.detach().to(torch.float64).reshape(-1, 2**n)
+    else:
+        flat = torch.as_tensor(v, dtype=torch.float64).reshape(-1, 2**n)
     zeta_t = torch.as_tensor(zeta, dtype=torch.float64, device=flat.device)
 
     bar = tqdm(total=flat.shape[0], desc=f"sparse AND-OR ({solver}, n={n})", disable=not progress, unit="sample")
