@@ -1,0 +1,30 @@
+"""Games: a model, a sample, players and a baseline give the value vector ``v[S] = v(x_S)`` (SPEC §1, §5).
+
+Every game follows :class:`Game`: ``game.n_players``, ``game(masks)`` for a ``(B, n)`` bool batch,
+``game.values()`` for all ``2**n`` subsets in bitmask order, in memory-bounded batches.
+"""
+
+from .base import DEFAULT_MEMORY_BUDGET, MAX_PLAYERS, BaseGame, FunctionGame, Game
+from .image import ImageGame
+from .outputs import log_odds, select, target_logit
+from .players import central_grid_players, foreground_patches, patch_grid
+from .tabular import TabularGame
+from .text import ENGLISH_STOP_WORDS, TextGame
+
+__all__ = [
+    "DEFAULT_MEMORY_BUDGET",
+    "ENGLISH_STOP_WORDS",
+    "MAX_PLAYERS",
+    "BaseGame",
+    "FunctionGame",
+    "Game",
+    "ImageGame",
+    "TabularGame",
+    "TextGame",
+    "central_grid_players",
+    "foreground_patches",
+    "log_odds",
+    "patch_grid",
+    "select",
+    "target_logit",
+]

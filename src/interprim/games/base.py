@@ -1,0 +1,187 @@
+"""The game protocol: subsets of ``n`` players in, scalars out (SPEC §1).
+
+A game ``v`` maps every subset ``S ⊆ N = {0, …, n-1}`` to the scalar ``v(x_S)``, the output on
+the sample whose players outside ``S`` take their baseline values. A batch of subsets is a
+``(B, n)`` bool matrix whose row ``b`` marks the players present (``masks[b, i]`` is bit ``i`` of
+``S``); :meth:`BaseGame.values` evaluates all ``2**n`` subsets in bitmask order, the order of
+:func:`interprim.sets.subset_masks`, so that ``values()[S] == v(x_S)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+MAX_PLAYERS = 24
+"""The largest number of players a game accepts: ``2**24`` subsets is already 16.8 million evaluations."""
+
+DEFAULT_MEMORY_BUDGET = 256 * 2**20
+"""Default bytes of masked inputs per batch (256 MiB)."""
+
+
+@runtime_checkable
+class Game(Protocol):
+    """What every game offers: its number of players, batched evaluation and all values.
+
+    ``game(masks)`` takes a ``(B, n)`` bool array or tensor and returns a float64 CPU tensor of
+    shape ``(B,)`` with ``v(x_S)`` for the subset ``S`` of each row; ``game.values()`` returns the
+    ``2**n`` values in bitmask order.
+    """
+
+    n_players: int
+
+    def __call__(self, masks: Any) -> torch.Tensor: ...
+
+    def values(self, batch_size: int | None = None, progress: bool = False) -> torch.Tensor: ...
+
+
+def check_n_players(n: Any, name: str = "n_players") -> int:
+    """Return ``n`` as an ``int`` when it is a number of players in ``1..MAX_PLAYERS``; ``ValueError`` otherwise."""
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer number of players, got {n!r}.")
+    if not 1 <= n <= MAX_PLAYERS:
+        raise ValueError(
+            f"{name}={int(n)} is out of range: a game has 1 to {MAX_PLAYERS} players (it is evaluated on "
+            f"all 2**n subsets); choose fewer players."
+        )
+    return int(n)
+
+
+def check_batch_size(batch_size: Any, name: str = "batch_size") -> int | None:
+    """Return ``batch_size`` as a positive ``int`` (or ``None``); ``ValueError`` otherwise."""
+    if batch_size is None:
+        return None
+    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"{name} must be a positive integer or None, got {batch_size!r}.")
+    return int(batch_size)
+
+
+def masks_of_range(start: int, stop: int, n: int) -> torch.Tensor:
+    """Rows ``start..stop-1`` of :func:`interprim.sets.subset_masks`: ``masks[k, i] = bit i of (start + k)``."""
+    subsets = torch.arange(start, stop, dtype=torch.int64)
+    masks = torch.empty(stop - start, n, dtype=torch.bool)
+    for i in range(n):  # column by column: no (B, n) integer temporary
+        masks[:, i] = (subsets >> i) & 1 == 1
+    return masks
+
+
+class BaseGame:
+    """A game evaluated in memory-bounded batches; subclasses implement :meth:`_evaluate`.
+
+    The batch size of :meth:`values` is ``batch_size`` when given, else the number of masked
+    inputs that fit in ``memory_budget`` bytes (``memory_budget // bytes_per_sample``, at least 1).
+    The budget counts the masked inputs only; the activations a model computes on them scale
+    with the batch too, so lower the budget for models with large activations.
+    """
+
+    def __init__(
+        self, n_players: int, memory_budget: int = DEFAULT_MEMORY_BUDGET, batch_size: int | None = None
+    ) -> None:
+        self.n_players = check_n_players(n_players)
+        if (
+            isinstance(memory_budget, (bool, np.bool_))
+            or not isinstance(memory_budget, (int, np.integer))
+            or memory_budget < 1
+        ):
+            raise ValueError(f"memory_budget must be a positive number of bytes, got {memory_budget!r}.")
+        self.memory_budget = int(memory_budget)
+        self.batch_size = check_batch_size(batch_size)
+
+    @property
+    def bytes_per_sample(self) -> int:
+        """Bytes of one masked input (what :meth:`values` multiplies by the batch size): a mask row and its value."""
+        return self.n_players + 8
+
+    def _evaluate(self, masks: torch.Tensor) -> torch.Tensor:
+        """Values of a checked ``(B, n)`` bool CPU tensor of masks, shape ``(B,)``, any float dtype and device."""
+        raise NotImplementedError
+
+    def __call__(self, masks: Any) -> torch.Tensor:
+        """``v(x_S)`` for each row of a ``(B, n)`` bool matrix of masks, as a float64 CPU tensor ``(B,)``."""
+        masks = self._check_masks(masks)
+        if masks.shape[0] == 0:
+            return torch.zeros(0, dtype=torch.float64)
+        with torch.no_grad():
+            out = self._evaluate(masks)
+        out = out.detach().to(device="cpu", dtype=torch.float64)
+        if tuple(out.shape) != (masks.shape[0],):
+            raise ValueError(
+                f"{type(self).__name__}: the output gave shape {tuple(out.shape)} for a batch of {masks.shape[0]} "
+                f"masks; it must give one scalar per mask, shape ({masks.shape[0]},)."
+            )
+        return out
+
+    def default_batch_size(self) -> int:
+        """The batch size :meth:`values` uses when none is given: explicit, else from the memory budget."""
+        if self.batch_size is not None:
+            return self.batch_size
+        return max(1, self.memory_budget // max(1, self.bytes_per_sample))
+
+    def values(self, batch_size: int | None = None, progress: bool = False) -> torch.Tensor:
+        """All ``2**n`` values ``v[S] = v(x_S)`` in bitmask order, a float64 CPU tensor.
+
+        Evaluated under ``torch.no_grad()`` in batches of ``batch_size`` subsets (default:
+        :meth:`default_batch_size`); ``progress`` shows a bar over the batches.
+        """
+        batch_size = check_batch_size(batch_size) or self.default_batch_size()
+        total = 2**self.n_players
+        batch_size = min(batch_size, total)
+        out = torch.empty(total, dtype=torch.float64)
+        starts = range(0, total, batch_size)
+        bar = tqdm(starts, desc=f"{type(self).__name__} (n={self.n_players})", unit="batch", disable=not progress)
+        for start in bar:
+            stop = min(start + batch_size, total)
+            out[start:stop] = self(masks_of_range(start, stop, self.n_players))
+        return out
+
+    def _check_masks(self, masks: Any) -> torch.Tensor:
+        """``masks`` as a ``(B, n)`` bool CPU tensor; bool or 0/1 integer arrays and tensors are accepted."""
+        if not isinstance(masks, torch.Tensor):
+            try:
+                masks = torch.as_tensor(np.asarray(masks))
+            except (TypeError, ValueError, RuntimeError) as e:
+                raise TypeError(
+                    f"masks must be a (B, n) bool array or tensor, got {type(masks).__name__} ({e})."
+                ) from None
+        if masks.ndim != 2 or masks.shape[1] != self.n_players:
+            raise ValueError(
+                f"masks must have shape (B, n_players) = (B, {self.n_players}), got {tuple(masks.shape)}; "
+                f"row b marks the players present in the b-th subset."
+            )
+        if masks.dtype != torch.bool:
+            if masks.dtype.is_floating_point or masks.dtype.is_complex or not bool(((masks == 0) | (masks == 1)).all()):
+                raise ValueError(
+                    f"masks must be bool (or integers 0/1), got dtype {masks.dtype}; convert with masks.astype(bool)."
+                )
+            masks = masks == 1
+        return masks.cpu()
+
+
+class FunctionGame(BaseGame):
+    """A game from any callable ``fn(masks) -> values``: ``masks`` a ``(B, n)`` bool CPU tensor, values ``(B,)``.
+
+    ``fn`` may return a numpy array, a list or a tensor on any device; values are converted to
+    float64 on the CPU.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[[torch.Tensor], Any],
+        n: int,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        batch_size: int | None = None,
+    ) -> None:
+        if not callable(fn):
+            raise TypeError(f"fn must be a callable taking a (B, n) bool tensor of masks, got {type(fn).__name__}.")
+        super().__init__(check_n_players(n, "n"), memory_budget, batch_size)
+        self.fn = fn
+
+    def _evaluate(self, masks: torch.Tensor) -> torch.Tensor:
+        out = self.fn(masks)
+        if not isinstance(out, torch.Tensor):
+            out = torch.as_tensor(np.asarray(out, dtype=np.float64))
+        return out

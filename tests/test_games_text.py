@@ -1,0 +1,139 @@
+"""TextGame with a tiny randomly initialised BERT and a BERT tokenizer built from a vocabulary file."""
+
+import pytest
+import torch
+
+transformers = pytest.importorskip("transformers")
+
+from interprim.games import ENGLISH_STOP_WORDS, Game, TextGame  # noqa: E402
+
+VOCAB = [
+    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
+    "the", "movie", "is", "un", "##believ", "##able", "and", "not", "good", ",", ".",
+    "a", "plot", "##s", "'", "s", "t", "don", "it", "was", "bad", "funny", "of",
+]  # fmt: skip
+SENTENCE = "The movie is unbelievable, and not good. Plots don't"
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory):
+    path = tmp_path_factory.mktemp("vocab") / "vocab.txt"
+    path.write_text("\n".join(VOCAB) + "\n")
+    return transformers.BertTokenizerFast(vocab_file=str(path))
+
+
+@pytest.fixture(scope="module")
+def bert():
+    config = transformers.BertConfig(
+        vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=64, num_labels=2,
+    )  # fmt: skip
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return transformers.BertForSequenceClassification(config).double().eval()
+
+
+class Recorder(torch.nn.Module):
+    """Passes calls to the model and records the keyword arguments it was called with."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        self.calls = []
+
+    def get_input_embeddings(self):
+        return self.model.get_input_embeddings()
+
+    def forward(self, **kwargs):
+        self.calls.append({k: v.clone() for k, v in kwargs.items()})
+        return self.model(**kwargs)
+
+
+def hand_log_odds(logits, y):
+    p = torch.softmax(logits.double(), dim=-1)[..., y]
+    return torch.log(p / (1 - p))
+
+
+def test_words_skip_stop_words_and_punctuation(tokenizer, bert):
+    game = TextGame(bert, tokenizer, SENTENCE, n=10)
+    # 'the', 'is', 'and', 't' are stop words; ',', '.', "'" punctuation; negations stay
+    assert game.words == ["movie", "unbelievable", "not", "good", "Plots", "don"]
+    assert game.n_players == 6 and isinstance(game, Game)
+    tokens = game.tokens
+    assert [tuple(tokens[i] for i in w) for w in game.word_tokens][1:2] == [("un", "##believ", "##able")]
+    assert "not" not in ENGLISH_STOP_WORDS and "the" in ENGLISH_STOP_WORDS
+    everything = TextGame(bert, tokenizer, SENTENCE, n=20, stop_words=())
+    assert everything.words == ["The", "movie", "is", "unbelievable", "and", "not", "good", "Plots", "don", "t"]
+
+
+def test_sampling_n_words_is_seeded_and_keeps_sentence_order(tokenizer, bert):
+    a = TextGame(bert, tokenizer, SENTENCE, n=3, seed=0)
+    b = TextGame(bert, tokenizer, SENTENCE, n=3, seed=0)
+    assert a.words == b.words and len(a.words) == 3
+    order = ["movie", "unbelievable", "not", "good", "Plots", "don"]
+    assert set(a.words) <= set(order) and a.words == sorted(a.words, key=order.index)
+    assert len({tuple(TextGame(bert, tokenizer, SENTENCE, n=3, seed=s).words) for s in range(4)}) > 1
+
+
+@pytest.mark.parametrize("baseline", ["mean", "mask", "vector"])
+def test_every_sub_token_of_a_masked_word_gets_the_baseline(tokenizer, bert, baseline):
+    table = bert.get_input_embeddings().weight.detach()
+    vector = torch.linspace(-1, 1, 32, dtype=torch.float64)
+    want_base = {"mean": table.mean(0), "mask": table[tokenizer.mask_token_id], "vector": vector}[baseline]
+    recorder = Recorder(bert)
+    game = TextGame(recorder, tokenizer, SENTENCE, baseline=vector if baseline == "vector" else baseline)
+    ids = tokenizer(SENTENCE)["input_ids"]
+    original = table[ids]
+    masks = torch.tensor([[True, False, True, True, False, True], [False] * 6, [True] * 6])
+    recorder.calls.clear()
+    values = game(masks)
+    (call,) = recorder.calls
+    embeds = call["inputs_embeds"]
+    assert embeds.shape == (3, len(ids), 32)
+    assert call["attention_mask"].shape == (3, len(ids)) and bool((call["attention_mask"] == 1).all())
+    for b in range(3):
+        hidden = {t for i, tokens in enumerate(game.word_tokens) if not masks[b, i] for t in tokens}
+        for t in range(len(ids)):
+            torch.testing.assert_close(embeds[b, t], want_base if t in hidden else original[t], rtol=0, atol=0)
+    assert {t for t in range(len(ids)) if not torch.equal(embeds[0, t], original[t])} == {4, 5, 6, 12, 13}
+    # the values are the model's log-odds on those embeddings
+    for b in range(3):
+        logits = bert(inputs_embeds=embeds[b : b + 1], attention_mask=call["attention_mask"][b : b + 1]).logits[0]
+        torch.testing.assert_close(values[b], hand_log_odds(logits, game.target), rtol=1e-10, atol=1e-10)
+
+
+def test_values_match_the_model_on_hand_built_embeddings(tokenizer, bert):
+    game = TextGame(bert, tokenizer, SENTENCE, n=4, seed=2, batch_size=5)
+    v = game.values()
+    enc = tokenizer(SENTENCE, return_tensors="pt")
+    y = int(bert(**enc).logits.argmax())
+    assert game.target == y
+    table = bert.get_input_embeddings().weight.detach()
+    for s in [0, 5, 9, 15]:
+        embeds = table[enc["input_ids"][0]].clone()
+        for i, tokens in enumerate(game.word_tokens):
+            if not s >> i & 1:
+                embeds[list(tokens)] = table.mean(0)
+        logits = bert(inputs_embeds=embeds[None], attention_mask=enc["attention_mask"]).logits[0]
+        torch.testing.assert_close(v[s], hand_log_odds(logits, y), rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(v[-1], hand_log_odds(bert(**enc).logits[0], y), rtol=1e-10, atol=1e-10)
+
+
+def test_text_game_bad_inputs(tokenizer, bert, tmp_path):
+    path = tmp_path / "vocab.txt"
+    path.write_text("\n".join(VOCAB) + "\n")
+    slow = transformers.BertTokenizer(vocab_file=str(path))
+    with pytest.raises(ValueError, match="fast"):
+        TextGame(bert, slow, SENTENCE)
+    with pytest.raises(ValueError, match="no words with meaning"):
+        TextGame(bert, tokenizer, "the , is .")
+    with pytest.raises(ValueError, match="embedding size 32"):
+        TextGame(bert, tokenizer, SENTENCE, baseline=torch.zeros(8))
+    with pytest.raises(ValueError, match="'mean', 'mask'"):
+        TextGame(bert, tokenizer, SENTENCE, baseline="cls")
+    with pytest.raises(ValueError, match="n=30 is out of range"):
+        TextGame(bert, tokenizer, SENTENCE, n=30)
+    with pytest.raises(ValueError, match="non-empty string"):
+        TextGame(bert, tokenizer, "")
+    with pytest.raises(TypeError, match="get_input_embeddings"):
+        TextGame(torch.nn.Linear(2, 2), tokenizer, SENTENCE)
