@@ -4,7 +4,7 @@ See the README for a tour; SPEC.md-style formulas are in each function's docstri
 """
 
 from . import metrics, sets
-from .extract import and_or, harsanyi, sparse_and_or
+from .extract import and_or, generalizable_and_or, harsanyi, sparse_and_or
 from .interactions import Interactions
 from .transforms import (
     and_interactions,
@@ -21,6 +21,7 @@ __all__ = [
     "Interactions",
     "and_interactions",
     "and_or",
+    "generalizable_and_or",
     "harsanyi",
     "inverse_and",
     "inverse_or",

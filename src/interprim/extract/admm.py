@@ -1,34 +1,44 @@
-"""A batched first-order solver for the sparse AND-OR problem with a certified duality gap.
+"""A batched first-order solver for the sparse and the generalizable AND-OR problems, with a certified gap.
 
-The problem (SPEC §3.3, P2 Eq. 4), for value vectors ``v`` and a noise bound ``ζ`` per sample::
+**The problem.** ``m`` models explain the same sample (``m = 1`` is the sparse method of SPEC §3.3,
+``m ≥ 2`` the generalizable method of SPEC §3.4, P2 Eq. 5-6). Per model ``i``, with value vector
+``v_i``, noise bound ``ζ_i`` and specific bound ``β_i``::
 
-    minimise  ‖P M u_and‖₁ + ‖P M F u_or‖₁   over u_and, u_or, q
-    such that u_and + u_or − q = v,  |q[S]| ≤ ζ
+    minimise   Σ_{T≠∅} f(M u_and[:, T]) + f(M F u_or[:, T])
+    over       u_and_i, u_or_i, q_i, γ_shared
+    such that  u_and_i + u_or_i − q_i = v_i,   |q_i| ≤ ζ_i,   |½(u_and_i − u_or_i) − γ_shared| ≤ β_i
 
-where ``M`` is the Möbius transform, ``F`` reverses the bitmask order (``S ↦ N \\ S``) and ``P``
-drops the empty set, so that ``P M u_and`` are the AND interactions and ``−P M F u_or`` the OR
-interactions. (With ``u_and = ½(v+q) + γ`` this is exactly the objective over ``γ, q``.)
+where ``M`` is the Möbius transform, ``F`` reverses the bitmask order (``S ↦ N \\ S``), so ``M u_and``
+are the AND interactions and ``−M F u_or`` the OR interactions, ``½(u_and − u_or) = γ_i`` is the split
+of SPEC §3.3, and ``f(x) = (1 − α)·max_i |x_i| + α·Σ_i |x_i|`` couples the models (``f = |·|`` for
+``m = 1``, where the ``γ`` constraint is void and dropped).
 
-**Algorithm.** ADMM on the splitting ``α = M u_and``, ``β = M F u_or``, ``q' = q``:
+**Algorithm.** ADMM on the splitting ``z1 = M u_and``, ``z2 = M F u_or``, ``z3 = q``,
+``z4 = ½(u_and − u_or) − γ_shared``:
 
-- the non-smooth block ``(α, β, q')`` is separable: soft-thresholding (the empty-set entries are
-  free) and clipping to the box;
-- the smooth block ``(u_and, u_or, q)`` is a least-squares problem whose per-variable normal
-  matrices ``I + MᵀM`` and ``I + F MᵀM F`` are Kronecker products of 2×2 blocks, so each is inverted
-  exactly in ``O(n·2**n)`` in the eigenbasis of ``MᵀM = ⊗[[2,−1],[−1,1]]``. The three variables are
-  updated by one symmetric Gauss-Seidel sweep (``q, u_or, u_and, u_or, q``), which makes the block
-  update an exact proximal step and keeps ADMM convergent (sGS-ADMM, Li, Sun & Toh 2016);
-- over-relaxation ``1.6``; every sample of the batch is scaled to ``|v(N) − v(∅)| = 1`` first.
+- the non-smooth block is separable over subsets: the proximal map of ``f`` (soft-thresholding by
+  ``α/ρ`` followed by the prox of ``(1 − α)/ρ·‖·‖∞``, which is exact because the ℓ∞ prox keeps signs
+  and zeros; the empty set is free), and clipping of ``z3``, ``z4`` to their boxes;
+- the smooth block ``(u_and, u_or, q, γ_shared)`` is a least-squares problem. ``u_and`` and
+  ``u_or`` have normal matrices ``cI + MᵀM`` and ``cI + F MᵀM F`` (``c = 1`` or ``5/4``), Kronecker
+  products of 2×2 blocks, inverted exactly in ``O(n·2**n)`` in the eigenbasis of
+  ``MᵀM = ⊗[[2,−1],[−1,1]]``; ``q`` and ``γ_shared`` are averages. The blocks are updated by one
+  symmetric Gauss-Seidel sweep (``γ, q, u_or`` backwards, then ``u_and, u_or, q, γ``), which makes
+  the block update an exact proximal step and keeps ADMM convergent (sGS-ADMM, Li, Sun & Toh 2016);
+- over-relaxation ``1.6``, a penalty ``ρ`` per sample balanced between primal and dual residuals.
+  The caller scales every sample to ``|v(N) − v(∅)| ≈ 1``.
 
-Every step is a fast transform or an element-wise operation on the whole batch: no dense
-``2**n × 2**n`` matrix, and the same code runs on numpy-free torch tensors on CPU or GPU.
+Every step is a fast transform or an element-wise operation on the whole batch — never a dense
+``2**n × 2**n`` matrix — and the same code runs on CPU or GPU tensors.
 
-**Certificate.** Every ``check`` iterations the current ``u_and`` and clipped noise give a feasible
-point whose objective ``P`` is an upper bound. The multiplier ``λ`` of ``u_and + u_or − q = v``,
-shifted to ``Σλ = 0`` and scaled so that ``‖P Zᵀλ‖∞ ≤ 1`` and ``‖P Zᵀ F λ‖∞ ≤ 1`` (``Z = M⁻¹``),
-is dual feasible, and ``D = ⟨λ, v⟩ − ζ‖λ‖₁ ≤ optimum`` (LP duality). A sample stops when
-``(P − D) ≤ tol · P``; its best feasible point and best bound are kept, so the reported gap is
-certified whatever happens afterwards.
+**Certificate.** Every ``check`` iterations the current point is made feasible (``q`` clipped, the
+``γ_i`` clipped into a common box around a centre) and its objective ``P`` is an upper bound. The
+multipliers ``λ_i`` of ``u_and_i + u_or_i − q_i = v_i`` and ``μ_i`` of the ``γ`` boxes give, by LP
+duality, the lower bound ``D = Σ_i ⟨λ_i, v_i⟩ − ζ_i‖λ_i‖₁ − β_i‖μ_i‖₁`` once they are made dual
+feasible: ``Σ_i μ_i = 0``, ``Σ_S λ_i = Σ_S μ_i = 0`` and ``f°(Zᵀ(λ + μ/2)[T]) ≤ 1``,
+``f°(Zᵀ F(λ − μ/2)[T]) ≤ 1`` for every ``T ≠ ∅`` (``Z = M⁻¹``, ``f°`` the dual norm of ``f``) — by
+centring and scaling (:func:`dual_bound`). A sample stops when ``P − D ≤ tol · P``; its best feasible
+point and best bound are kept, so the reported gap is certified whatever happens afterwards.
 """
 
 from __future__ import annotations
@@ -47,94 +57,181 @@ _G_EIG, _G_VEC = np.linalg.eigh(_G)
 
 
 @dataclass
-class SparseSolution:
-    """What :func:`solve_sparse` returns, per sample: the split, the noise and the certificate."""
+class Solution:
+    """What :func:`solve` returns: per model ``(m, B, 2**n)`` arrays and per sample ``(B,)`` certificates."""
 
     u_and: torch.Tensor
     noise: torch.Tensor
+    gamma_shared: torch.Tensor | None
     objective: torch.Tensor
     lower_bound: torch.Tensor
     iterations: torch.Tensor
     converged: torch.Tensor
 
 
-def _flip(x: torch.Tensor) -> torch.Tensor:
-    return x.flip(-1)
-
-
-def _soft(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Soft-thresholding, except the empty-set entry (the bias), which is not penalised."""
-    out = torch.sign(x) * torch.clamp(x.abs() - t, min=0)
-    out[..., 0] = x[..., 0]
-    return out
-
-
 class _NormalInverse:
-    """``(I + MᵀM)⁻¹`` applied in the eigenbasis of ``MᵀM = ⊗G``: two Kronecker passes and a division."""
+    """``(cI + MᵀM)⁻¹`` applied in the eigenbasis of ``MᵀM = ⊗G``: two Kronecker passes and a division."""
 
-    def __init__(self, n: int, like: torch.Tensor):
+    def __init__(self, n: int, c: float, like: torch.Tensor):
         o = torch.as_tensor(orders(n), device=like.device, dtype=like.dtype)
         self.n = n
-        self.denominator = 1.0 + float(_G_EIG[0]) ** (n - o) * float(_G_EIG[1]) ** o
+        self.denominator = c + float(_G_EIG[0]) ** (n - o) * float(_G_EIG[1]) ** o
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         y = kron_apply(x, self.n, _G_VEC.T) / self.denominator
         return kron_apply(y, self.n, _G_VEC)
 
 
+def _flip(x: torch.Tensor) -> torch.Tensor:
+    return x.flip(-1)
+
+
+def _flush_tiny(*tensors: torch.Tensor) -> None:
+    """Set entries below ``1e-150`` in magnitude to zero, in place (subnormal numbers are very slow on CPUs)."""
+    for t in tensors:
+        t.masked_fill_(t.abs() < 1e-150, 0.0)
+
+
 def _sq(x: torch.Tensor) -> torch.Tensor:
-    return (x * x).sum(-1)
+    """Squared norm per sample of an ``(m, B, N)`` array → ``(B,)``."""
+    return (x * x).sum((0, -1))
 
 
-def objective(u_and: torch.Tensor, u_or: torch.Tensor, n: int) -> torch.Tensor:
-    """``Σ_{T≠∅} |I_and(T)| + |I_or(T)|`` of the split ``(u_and, u_or)``."""
-    return mobius(u_and, n)[..., 1:].abs().sum(-1) + mobius(_flip(u_or), n)[..., 1:].abs().sum(-1)
+def prox_coupled(y: torch.Tensor, rho: torch.Tensor, alpha: float) -> torch.Tensor:
+    """Proximal map of ``f/ρ`` over the model axis 0, ``f(x) = (1−α)‖x‖∞ + α‖x‖₁``; entry ``∅`` is free.
+
+    ``prox_{f/ρ} = prox_{(1−α)/ρ‖·‖∞} ∘ soft(·, α/ρ)``; the ℓ∞ prox is ``sign(x)·min(|x|, θ)`` with
+    ``θ`` the threshold of the Euclidean projection of ``|x|`` onto the ℓ₁ ball of radius ``(1−α)/ρ``
+    (``θ = 0`` inside the ball). For one model this is soft-thresholding by ``1/ρ``.
+    """
+    a = y.abs()
+    if y.shape[0] == 1:
+        out = torch.sign(y) * torch.clamp(a - 1.0 / rho, min=0)
+    else:
+        a = torch.clamp(a - alpha / rho, min=0)
+        radius = (1.0 - alpha) / rho
+        s = a.sort(dim=0, descending=True).values
+        k = torch.arange(1, y.shape[0] + 1, dtype=y.dtype, device=y.device).reshape(-1, *([1] * (y.dim() - 1)))
+        theta_k = (s.cumsum(0) - radius) / k
+        count = (s > theta_k).sum(0, keepdim=True).clamp(min=1)
+        theta = torch.clamp(theta_k.gather(0, count - 1), min=0)
+        out = torch.sign(y) * torch.minimum(a, theta)
+    out[..., 0] = y[..., 0]
+    return out
 
 
-def dual_bound(lam: torch.Tensor, v: torch.Tensor, zeta: torch.Tensor, n: int) -> torch.Tensor:
-    """A certified lower bound on the optimum from any multiplier guess ``λ`` (see the module doc).
+def dual_norm(c: torch.Tensor, alpha: float) -> torch.Tensor:
+    """``f°(c) = max_k S_k / (1 − α + kα)`` over the model axis 0, ``S_k`` the sum of the ``k`` largest ``|c_i|``."""
+    s = c.abs().sort(dim=0, descending=True).values.cumsum(0)
+    k = torch.arange(1, c.shape[0] + 1, dtype=c.dtype, device=c.device).reshape(-1, *([1] * (c.dim() - 1)))
+    return (s / (1.0 - alpha + alpha * k)).amax(0)
 
-    ``λ`` is made feasible by ``λ ← (λ − mean λ) / max(1, ‖P Zᵀλ‖∞, ‖P Zᵀ F λ‖∞)``; the bound is
-    ``max(0, ⟨λ, v⟩ − ζ‖λ‖₁)`` (0 is always a bound: the objective is a norm).
+
+def objective(u_and: torch.Tensor, u_or: torch.Tensor, n: int, alpha: float) -> torch.Tensor:
+    """``Σ_{T≠∅} f(I_and[:, T]) + f(I_or[:, T])`` of the splits ``(u_and, u_or)`` of shape ``(m, B, 2**n)`` → ``(B,)``."""
+    total = 0
+    for x in (mobius(u_and, n), mobius(_flip(u_or), n)):
+        a = x[..., 1:].abs()
+        total = total + ((1.0 - alpha) * a.amax(0) + alpha * a.sum(0)).sum(-1)
+    return total
+
+
+def dual_bound(
+    lam: torch.Tensor,
+    mu: torch.Tensor | None,
+    v: torch.Tensor,
+    zeta: torch.Tensor,
+    beta: torch.Tensor | None,
+    n: int,
+    alpha: float,
+) -> torch.Tensor:
+    """A certified lower bound on the optimum from any multiplier guesses ``λ``, ``μ`` (module doc).
+
+    ``μ`` is centred over the models and then over subsets, ``λ`` over subsets; both are divided by
+    ``max(1, f°)`` over every ``T ≠ ∅`` of both types. The bound is ``max(0, D)`` (``0`` is always a
+    bound: the objective is a sum of norms). Shapes ``(m, B, 2**n)``; ``zeta``, ``beta`` ``(m, B)``.
     """
     lam = lam - lam.mean(-1, keepdim=True)
-    # Zᵀ (the superset sum, zeta_t) maps λ to the AND duals, Zᵀ F to the OR duals
-    rho = torch.maximum(zeta_t(lam, n)[..., 1:].abs().amax(-1), zeta_t(_flip(lam), n)[..., 1:].abs().amax(-1))
-    value = (lam * v).sum(-1) - zeta * lam.abs().sum(-1)
-    return torch.clamp(value / torch.clamp(rho, min=1.0), min=0.0)
+    if mu is None:
+        p_and = p_or = lam
+    else:
+        mu = mu - mu.mean(0, keepdim=True)
+        mu = mu - mu.mean(-1, keepdim=True)
+        p_and, p_or = lam + mu / 2, lam - mu / 2
+    scale = torch.maximum(
+        dual_norm(zeta_t(p_and, n)[..., 1:], alpha).amax(-1),
+        dual_norm(zeta_t(_flip(p_or), n)[..., 1:], alpha).amax(-1),
+    )
+    value = ((lam * v).sum(-1) - zeta * lam.abs().sum(-1)).sum(0)
+    if mu is not None:
+        value = value - (beta * mu.abs().sum(-1)).sum(0)
+    return torch.clamp(value / torch.clamp(scale, min=1.0), min=0.0)
 
 
-def solve_sparse(
+def feasible(
+    u_and: torch.Tensor, q: torch.Tensor, v: torch.Tensor, beta: torch.Tensor | None, centre: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Move the splits ``γ_i = u_and_i − ½(v_i + q_i)`` into boxes ``|γ_i − γ_shared| ≤ β_i``.
+
+    ``γ_shared`` is ``centre`` clipped to the interval ``[max_i(γ_i − β_i), min_i(γ_i + β_i)]`` where it
+    is non-empty, its midpoint otherwise; each ``γ_i`` is then clipped to ``γ_shared ± β_i``. Points
+    that are feasible stay unchanged. Returns the new ``u_and`` and ``γ_shared`` (``None`` without boxes).
+    """
+    if beta is None:
+        return u_and, None
+    half = (v + q) / 2
+    gamma = u_and - half
+    b = beta[..., None]
+    lo, hi = (gamma - b).amax(0), (gamma + b).amin(0)
+    g = torch.where(lo <= hi, torch.minimum(torch.maximum(centre, lo), hi), (lo + hi) / 2)
+    gamma = torch.minimum(torch.maximum(gamma, g - b), g + b)
+    return half + gamma, g
+
+
+def solve(
     v: torch.Tensor,
     zeta: torch.Tensor,
     n: int,
+    beta: torch.Tensor | None = None,
+    alpha: float = 1.0,
     tol: float = 1e-3,
     max_iter: int = 20000,
-    rho: float = 2.0,
-    relax: float = 1.6,
+    rho: float = 16.0,
+    relax: float = 1.9,
     check: int = 25,
     progress: Any = None,
-) -> SparseSolution:
-    """Solve the sparse AND-OR problem for a batch ``v`` of shape ``(B, 2**n)`` with bounds ``zeta`` ``(B,)``.
+) -> Solution:
+    """Solve the problem of the module doc for ``v`` ``(m, B, 2**n)``, ``zeta`` and ``beta`` ``(m, B)``.
 
-    ``v`` must already be centred and scaled (``v[:, 0] == 0`` and ``|v[:, -1]|`` of order 1): the
-    caller (:func:`interprim.sparse_and_or`) does that. Returns the best certified point per sample.
-    ``progress``, if given, is called with the number of samples that converged at each check.
+    ``v`` must already be centred and scaled (``v[..., 0] == 0``, ``|v[..., -1]|`` of order 1): the
+    callers (:func:`interprim.sparse_and_or`, :func:`interprim.generalizable_and_or`) do that.
+    ``beta=None`` drops the ``γ`` boxes (the sparse method, or unbounded specific parts). Returns the
+    best certified point per sample; ``progress``, if given, is called with the number of samples
+    that converged at each check.
     """
-    batch = v.shape[0]
-    inverse = _NormalInverse(n, v)
+    m, batch, size = v.shape
+    boxed = beta is not None and m > 1
+    if not boxed:
+        beta = None
+    c = 1.25 if boxed else 1.0
+    inverse = _NormalInverse(n, c, v)
     best_u = v / 2
     best_q = torch.zeros_like(v)
-    best_p = objective(best_u, v - best_u, n)
+    best_g = torch.zeros_like(v[0]) if boxed else None
+    best_p = objective(best_u, v - best_u, n, alpha)
     best_d = torch.zeros(batch, dtype=v.dtype, device=v.device)
     iterations = torch.zeros(batch, dtype=torch.int64, device=v.device)
     done = best_p <= 0  # a game with no interaction at all is solved by the fixed split
 
     active = torch.nonzero(~done).flatten()
-    vv, zz = v[active], zeta[active, None]
+    vv, zz = v[:, active], zeta[:, active, None]
+    bb = beta[:, active, None] if boxed else None
     x1, x2, x3 = vv / 2, vv / 2, torch.zeros_like(vv)
     z1, z2, z3 = mobius(x1, n), mobius(_flip(x2), n), torch.zeros_like(vv)
     w0, w1, w2, w3 = (torch.zeros_like(vv) for _ in range(4))
+    g = z4 = w4 = None
+    if boxed:
+        g, z4, w4 = torch.zeros_like(vv[0]), torch.zeros_like(vv), torch.zeros_like(vv)
     rho_b = torch.full((active.numel(), 1), float(rho), dtype=v.dtype, device=v.device)
     it = 0
     while active.numel() and it < max_iter:
@@ -142,29 +239,51 @@ def solve_sparse(
         r1 = mobius_t(z1 - w1, n) + (vv - w0)
         r2 = _flip(mobius_t(z2 - w2, n)) + (vv - w0)
         r3 = (w0 - vv) + (z3 - w3)
-        x3 = (r3 + x1 + x2) / 2
-        x2 = _flip(inverse(_flip(r2 - x1 + x3)))
-        x1 = inverse(r1 - x2 + x3)
-        x2 = _flip(inverse(_flip(r2 - x1 + x3)))
-        x3 = (r3 + x1 + x2) / 2
+        if boxed:
+            g = ((x1 - x2) / 2 - z4 + w4).mean(0)
+            e = g + z4 - w4
+            x3 = (r3 + x1 + x2) / 2
+            x2 = _flip(inverse(_flip(r2 - 0.75 * x1 + x3 - e / 2)))
+            x1 = inverse(r1 - 0.75 * x2 + x3 + e / 2)
+            x2 = _flip(inverse(_flip(r2 - 0.75 * x1 + x3 - e / 2)))
+            x3 = (r3 + x1 + x2) / 2
+            g = ((x1 - x2) / 2 - z4 + w4).mean(0)
+        else:
+            x3 = (r3 + x1 + x2) / 2
+            x2 = _flip(inverse(_flip(r2 - x1 + x3)))
+            x1 = inverse(r1 - x2 + x3)
+            x2 = _flip(inverse(_flip(r2 - x1 + x3)))
+            x3 = (r3 + x1 + x2) / 2
         h1 = relax * mobius(x1, n) + (1 - relax) * z1
         h2 = relax * mobius(_flip(x2), n) + (1 - relax) * z2
         h3 = relax * x3 + (1 - relax) * z3
         last = it % check == 0 or it == max_iter
         if last:
-            z_old = (z1, z2, z3)
-        z1, z2 = _soft(h1 + w1, 1.0 / rho_b), _soft(h2 + w2, 1.0 / rho_b)
+            z_old = (z1, z2, z3, z4)
+        z1, z2 = prox_coupled(h1 + w1, rho_b, alpha), prox_coupled(h2 + w2, rho_b, alpha)
         z3 = torch.maximum(torch.minimum(h3 + w3, zz), -zz)
         w0 = w0 + relax * (x1 + x2 - x3 - vv)
         w1, w2, w3 = w1 + h1 - z1, w2 + h2 - z2, w3 + h3 - z3
+        if boxed:
+            h4 = relax * ((x1 - x2) / 2 - g) + (1 - relax) * z4
+            z4 = torch.maximum(torch.minimum(h4 + w4, bb), -bb)
+            w4 = w4 + h4 - z4
         if not last:
             continue
-        p = objective(x1, vv + z3 - x1, n)
+        # entries that decay geometrically to zero would become subnormal and slow every operation
+        _flush_tiny(x1, x2, x3, z1, z2, z3, w0, w1, w2, w3, *((g, z4, w4) if boxed else ()))
+
+        u_and, g_feasible = feasible(x1, z3, vv, bb[..., 0] if boxed else None, g)
+        p = objective(u_and, vv + z3 - u_and, n, alpha)
         lam = rho_b * w0
-        d = torch.maximum(dual_bound(lam, vv, zz[:, 0], n), dual_bound(-lam, vv, zz[:, 0], n))
+        mu = rho_b * w4 if boxed else None
+        bounds = [dual_bound(s * lam, None if mu is None else s * mu, vv, zz[..., 0], bb[..., 0] if boxed else None, n, alpha) for s in (1, -1)]
+        d = torch.maximum(*bounds)
         better = p < best_p[active]
-        best_u[active[better]] = x1[better]
-        best_q[active[better]] = z3[better]
+        best_u[:, active[better]] = u_and[:, better]
+        best_q[:, active[better]] = z3[:, better]
+        if boxed:
+            best_g[active[better]] = g_feasible[better]
         best_p[active] = torch.minimum(best_p[active], p)
         best_d[active] = torch.maximum(best_d[active], d)
         iterations[active] = it
@@ -173,21 +292,26 @@ def solve_sparse(
             done[active[finished]] = True
             keep = ~finished
             active = active[keep]
-            vv, zz = vv[keep], zz[keep]
-            x1, x2, x3, z1, z2, z3 = (t[keep] for t in (x1, x2, x3, z1, z2, z3))
-            w0, w1, w2, w3, rho_b = (t[keep] for t in (w0, w1, w2, w3, rho_b))
-            z_old = tuple(t[keep] for t in z_old)
+            vv, zz, x1, x2, x3, z1, z2, z3, w0, w1, w2, w3 = (
+                t[:, keep] for t in (vv, zz, x1, x2, x3, z1, z2, z3, w0, w1, w2, w3)
+            )
+            z_old = tuple(None if t is None else t[:, keep] for t in z_old)
+            rho_b = rho_b[keep]
+            if boxed:
+                bb, z4, w4, g = bb[:, keep], z4[:, keep], w4[:, keep], g[keep]
             if progress is not None:
                 progress(int(finished.sum()))
         # residual balancing: keep the primal and dual residuals within a factor 10 of each other
-        primal_res = torch.sqrt(
-            _sq(x1 + x2 - x3 - vv) + _sq(mobius(x1, n) - z1) + _sq(mobius(_flip(x2), n) - z2) + _sq(x3 - z3)
-        )
-        dual_res = rho_b[:, 0] * torch.sqrt(
-            _sq(mobius_t(z1 - z_old[0], n)) + _sq(mobius_t(z2 - z_old[1], n)) + _sq(z3 - z_old[2])
-        )
+        primal_sq = _sq(x1 + x2 - x3 - vv) + _sq(mobius(x1, n) - z1) + _sq(mobius(_flip(x2), n) - z2) + _sq(x3 - z3)
+        dual_sq = _sq(mobius_t(z1 - z_old[0], n)) + _sq(mobius_t(z2 - z_old[1], n)) + _sq(z3 - z_old[2])
+        if boxed:
+            primal_sq = primal_sq + _sq((x1 - x2) / 2 - g - z4)
+            dual_sq = dual_sq + _sq(z4 - z_old[3])
+        primal_res, dual_res = torch.sqrt(primal_sq), rho_b[:, 0] * torch.sqrt(dual_sq)
         factor = torch.where(primal_res > 10 * dual_res, 2.0, torch.where(dual_res > 10 * primal_res, 0.5, 1.0))
         factor = factor[:, None].to(v.dtype)
         rho_b = rho_b * factor
         w0, w1, w2, w3 = (t / factor for t in (w0, w1, w2, w3))
-    return SparseSolution(best_u, best_q, best_p, torch.minimum(best_d, best_p), iterations, done)
+        if boxed:
+            w4 = w4 / factor
+    return Solution(best_u, best_q, best_g, best_p, torch.minimum(best_d, best_p), iterations, done)

@@ -5,7 +5,7 @@ Every game follows :class:`Game`: ``game.n_players``, ``game(masks)`` for a ``(B
 """
 
 from .base import DEFAULT_MEMORY_BUDGET, MAX_PLAYERS, BaseGame, FunctionGame, Game
-from .image import ImageGame
+from .image import ImageGame, foreground_values
 from .outputs import log_odds, select, target_logit
 from .players import central_grid_players, foreground_patches, patch_grid
 from .tabular import TabularGame
@@ -23,6 +23,7 @@ __all__ = [
     "TextGame",
     "central_grid_players",
     "foreground_patches",
+    "foreground_values",
     "log_odds",
     "patch_grid",
     "select",

@@ -6,13 +6,15 @@ channels) takes the baseline value and everything else, the background included,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from ._model import ModelGame, as_float_tensor, eval_mode, model_device, model_dtype
 from .base import DEFAULT_MEMORY_BUDGET
-from .players import check_players
+from .players import check_players, foreground_patches
 
 
 def _find_layer(model: torch.nn.Module, layer: str) -> torch.nn.Module:
@@ -182,3 +184,42 @@ class ImageGame(ModelGame):
             return self.model(self.image.expand(maps.shape[0], *self.image.shape).contiguous())
         finally:
             handle.remove()
+
+
+def foreground_values(
+    models: Sequence[torch.nn.Module],
+    images: Any,
+    labels: Any,
+    n: int,
+    count: int,
+    patch: int = 4,
+    seed: int = 0,
+    baseline: Any = 0.0,
+    progress: bool = False,
+) -> tuple[torch.Tensor, list[int]]:
+    """P2's input-level games of several models on the same images and players (SPEC §5).
+
+    For each image in order, ``n`` foreground ``patch × patch`` patches are sampled with ``seed``
+    (:func:`~interprim.games.foreground_patches`; images with fewer are skipped) and every model's
+    :class:`ImageGame` gives the log-odds of the image's label. Stops after ``count`` images.
+
+    Returns the values ``(len(models), count, 2**n)`` (float64, CPU) and the indices of the images used.
+    """
+    values: list[torch.Tensor] = []
+    used: list[int] = []
+    bar = tqdm(total=count, desc=f"games (n={n})", unit="image", disable=not progress)
+    for index in range(len(images)):
+        if len(used) == count:
+            break
+        try:
+            players = foreground_patches(images[index], patch=patch, n=n, seed=seed)
+        except ValueError:
+            continue
+        target = int(labels[index])
+        values.append(torch.stack([ImageGame(m, images[index], players, baseline, target).values() for m in models]))
+        used.append(index)
+        bar.update(1)
+    bar.close()
+    if len(used) < count:
+        raise ValueError(f"only {len(used)} of the {len(images)} images have {n} foreground {patch}x{patch} patches.")
+    return torch.stack(values, dim=1), used
