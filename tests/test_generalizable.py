@@ -150,3 +150,10 @@ def test_absolute_bounds_per_model_and_per_sample():
 def test_bad_inputs_raise_clear_errors(values, kwargs, match):
     with pytest.raises(ValueError, match=match):
         ip.generalizable_and_or(values, **kwargs)
+
+
+def test_float32_iterations_keep_a_float64_certificate():
+    values = related_games(5, 2, 8)
+    fast = ip.generalizable_and_or(values, tol=1e-3, dtype=torch.float32)
+    check_certificate(fast, ip.generalizable_and_or(values, solver="lp"))
+    assert np.all(np.abs(fast[1].meta["gamma_specific"]) <= fast[1].meta["specific_bound"][:, None])

@@ -134,3 +134,15 @@ def test_bad_arguments_raise_clear_errors(kwargs, match):
 def test_bad_values_raise_clear_errors(v, match):
     with pytest.raises(ValueError, match=match):
         ip.sparse_and_or(v)
+
+
+def test_float32_iterations_keep_a_float64_certificate():
+    v = smooth_games(5, 3, 13)
+    fast = ip.sparse_and_or(v, tol=1e-3, dtype=torch.float32)
+    exact = ip.sparse_and_or(v, solver="lp")
+    assert fast.i_and.dtype == np.float64 and fast.meta["converged"]
+    assert np.all(fast.meta["lower_bound"] <= exact.objective * (1 + 1e-9) + 1e-12)
+    assert np.all(fast.objective - exact.objective <= fast.meta["gap"] + 1e-9)
+    assert np.max(fast.matching_error(v)) < 1e-12
+    with pytest.raises(ValueError, match="dtype must be"):
+        ip.sparse_and_or(v, dtype=torch.int32)

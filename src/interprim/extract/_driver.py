@@ -24,8 +24,10 @@ SOLVERS = ("admm", "lp", "sgd")
 SGD_LR = 1e-5
 
 
-def check_options(solver: str, tol: float, max_iter: int, lr: float | None) -> None:
-    """Raise ``ValueError`` for a bad solver name, tolerance, iteration limit or learning rate."""
+def check_options(solver: str, tol: float, max_iter: int, lr: float | None, dtype: Any = None) -> None:
+    """Raise ``ValueError`` for a bad solver name, tolerance, iteration limit, learning rate or precision."""
+    if dtype not in (None, torch.float32, torch.float64):
+        raise ValueError(f"dtype must be None, torch.float32 or torch.float64, got {dtype!r}.")
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}.")
     if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
@@ -98,6 +100,7 @@ def run(
     lr: float | None,
     progress: bool,
     desc: str,
+    dtype: torch.dtype | None = None,
 ) -> Result:
     """Solve for ``v`` ``(m, B, 2**n)`` float64 with bounds ``zeta``, ``beta`` ``(m, B)`` (``beta=None``: no boxes)."""
     m, batch, _ = v.shape
@@ -125,6 +128,7 @@ def run(
             tol=tol,
             max_iter=max_iter,
             progress=bar.update,
+            dtype=dtype,
         )
         u_and, q, g = sol.u_and, sol.noise, sol.gamma_shared
         lower = to_numpy(sol.lower_bound * scale)

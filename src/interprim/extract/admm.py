@@ -87,9 +87,9 @@ def _flip(x: torch.Tensor) -> torch.Tensor:
 
 
 def _flush_tiny(*tensors: torch.Tensor) -> None:
-    """Set entries below ``1e-150`` in magnitude to zero, in place (subnormal numbers are very slow on CPUs)."""
+    """Set entries below ``√tiny`` in magnitude to zero, in place (subnormal numbers are very slow on CPUs)."""
     for t in tensors:
-        t.masked_fill_(t.abs() < 1e-150, 0.0)
+        t.masked_fill_(t.abs() < torch.finfo(t.dtype).tiny ** 0.5, 0.0)
 
 
 def _sq(x: torch.Tensor) -> torch.Tensor:
@@ -200,6 +200,7 @@ def solve(
     relax: float = 1.9,
     check: int = 25,
     progress: Any = None,
+    dtype: torch.dtype | None = None,
 ) -> Solution:
     """Solve the problem of the module doc for ``v`` ``(m, B, 2**n)``, ``zeta`` and ``beta`` ``(m, B)``.
 
@@ -207,14 +208,17 @@ def solve(
     callers (:func:`interprim.sparse_and_or`, :func:`interprim.generalizable_and_or`) do that.
     ``beta=None`` drops the ``γ`` boxes (the sparse method, or unbounded specific parts). Returns the
     best certified point per sample; ``progress``, if given, is called with the number of samples
-    that converged at each check.
+    that converged at each check. ``dtype`` (default: that of ``v``) is the precision of the
+    iterations, e.g. ``torch.float32``; feasible points, objectives and bounds are always computed
+    in the precision of ``v``, so the certificate does not depend on it.
     """
     m, batch, size = v.shape
     boxed = beta is not None and m > 1
     if not boxed:
         beta = None
     c = 1.25 if boxed else 1.0
-    inverse = _NormalInverse(n, c, v)
+    dtype = v.dtype if dtype is None else dtype
+    inverse = _NormalInverse(n, c, v.to(dtype))
     best_u = v / 2
     best_q = torch.zeros_like(v)
     best_g = torch.zeros_like(v[0]) if boxed else None
@@ -224,15 +228,15 @@ def solve(
     done = best_p <= 0  # a game with no interaction at all is solved by the fixed split
 
     active = torch.nonzero(~done).flatten()
-    vv, zz = v[:, active], zeta[:, active, None]
-    bb = beta[:, active, None] if boxed else None
+    exact = (v[:, active], zeta[:, active, None], beta[:, active, None] if boxed else None)
+    vv, zz, bb = (None if t is None else t.to(dtype) for t in exact)
     x1, x2, x3 = vv / 2, vv / 2, torch.zeros_like(vv)
     z1, z2, z3 = mobius(x1, n), mobius(_flip(x2), n), torch.zeros_like(vv)
     w0, w1, w2, w3 = (torch.zeros_like(vv) for _ in range(4))
     g = z4 = w4 = None
     if boxed:
         g, z4, w4 = torch.zeros_like(vv[0]), torch.zeros_like(vv), torch.zeros_like(vv)
-    rho_b = torch.full((active.numel(), 1), float(rho), dtype=v.dtype, device=v.device)
+    rho_b = torch.full((active.numel(), 1), float(rho), dtype=dtype, device=v.device)
     it = 0
     while active.numel() and it < max_iter:
         it += 1
@@ -273,15 +277,19 @@ def solve(
         # entries that decay geometrically to zero would become subnormal and slow every operation
         _flush_tiny(x1, x2, x3, z1, z2, z3, w0, w1, w2, w3, *((g, z4, w4) if boxed else ()))
 
-        u_and, g_feasible = feasible(x1, z3, vv, bb[..., 0] if boxed else None, g)
-        p = objective(u_and, vv + z3 - u_and, n, alpha)
-        lam = rho_b * w0
-        mu = rho_b * w4 if boxed else None
-        bounds = [dual_bound(s * lam, None if mu is None else s * mu, vv, zz[..., 0], bb[..., 0] if boxed else None, n, alpha) for s in (1, -1)]
-        d = torch.maximum(*bounds)
+        # the certificate, in the precision of v: a feasible point and its objective, and the dual bound
+        v_ex, zeta_ex, beta_ex = exact[0], exact[1][..., 0], None if exact[2] is None else exact[2][..., 0]
+        q = torch.minimum(torch.maximum(z3.to(v.dtype), -exact[1]), exact[1])
+        u_and, g_feasible = feasible(x1.to(v.dtype), q, v_ex, beta_ex, None if g is None else g.to(v.dtype))
+        p = objective(u_and, v_ex + q - u_and, n, alpha)
+        lam = (rho_b * w0).to(v.dtype)
+        mu = (rho_b * w4).to(v.dtype) if boxed else None
+        d = torch.maximum(
+            *(dual_bound(s * lam, None if mu is None else s * mu, v_ex, zeta_ex, beta_ex, n, alpha) for s in (1, -1))
+        )
         better = p < best_p[active]
         best_u[:, active[better]] = u_and[:, better]
-        best_q[:, active[better]] = z3[:, better]
+        best_q[:, active[better]] = q[:, better]
         if boxed:
             best_g[active[better]] = g_feasible[better]
         best_p[active] = torch.minimum(best_p[active], p)
@@ -295,6 +303,7 @@ def solve(
             vv, zz, x1, x2, x3, z1, z2, z3, w0, w1, w2, w3 = (
                 t[:, keep] for t in (vv, zz, x1, x2, x3, z1, z2, z3, w0, w1, w2, w3)
             )
+            exact = tuple(None if t is None else t[:, keep] for t in exact)
             z_old = tuple(None if t is None else t[:, keep] for t in z_old)
             rho_b = rho_b[keep]
             if boxed:
@@ -309,7 +318,7 @@ def solve(
             dual_sq = dual_sq + _sq(z4 - z_old[3])
         primal_res, dual_res = torch.sqrt(primal_sq), rho_b[:, 0] * torch.sqrt(dual_sq)
         factor = torch.where(primal_res > 10 * dual_res, 2.0, torch.where(dual_res > 10 * primal_res, 0.5, 1.0))
-        factor = factor[:, None].to(v.dtype)
+        factor = factor[:, None].to(dtype)
         rho_b = rho_b * factor
         w0, w1, w2, w3 = (t / factor for t in (w0, w1, w2, w3))
         if boxed:

@@ -35,6 +35,7 @@ def generalizable_and_or(
     tol: float = 1e-3,
     max_iter: int = 20000,
     lr: float | None = None,
+    dtype: torch.dtype | None = None,
     players: Sequence[str] | None = None,
     progress: bool = False,
 ) -> list[Interactions]:
@@ -57,7 +58,7 @@ def generalizable_and_or(
             ``[0.5 * np.abs(v[..., -1] - v[..., 0]).mean() for v in values]``.
         noise_bound: absolute ``ζ_i``, in the same forms as ``specific_bounds``; overrides ``noise``.
         specific: the relative default of ``β_i`` (0.5).
-        solver, tol, max_iter, lr, players, progress: as in :func:`interprim.sparse_and_or`
+        solver, tol, max_iter, lr, dtype, players, progress: as in :func:`interprim.sparse_and_or`
             (``sgd`` keeps a constant learning rate here, as published).
 
     Returns:
@@ -84,7 +85,7 @@ def generalizable_and_or(
     m = len(checked)
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}.")
-    _driver.check_options(solver, tol, max_iter, lr)
+    _driver.check_options(solver, tol, max_iter, lr, dtype)
     batch_shape = tuple(first.shape[:-1])
     stacked = np.stack([to_numpy(a).astype(np.float64) for a, _ in checked])
     shape_mb = (m, *batch_shape)
@@ -102,6 +103,7 @@ def generalizable_and_or(
         res = _driver.run(
             flat, zeta.reshape(m, -1), beta.reshape(m, -1), n, float(alpha), solver, tol, max_iter, lr, progress,
             f"generalizable AND-OR of {m} models",
+            dtype,
         )
 
     shape = (m, *batch_shape, 2**n)
