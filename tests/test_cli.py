@@ -51,7 +51,7 @@ def assert_same(a: Interactions, b: Interactions) -> None:
 
 
 def test_demo(capsys):
-    assert main(["demo"]) == 0
+    assert main(["demo", "--toy"]) == 0
     captured = capsys.readouterr()
     assert captured.err == ""
     out = captured.out
@@ -84,7 +84,7 @@ def test_demo(capsys):
 
 
 def test_demo_top(capsys):
-    assert main(["demo", "--top", "2"]) == 0
+    assert main(["demo", "--toy", "--top", "2"]) == 0
     out = capsys.readouterr().out
     assert rows(section(out, "harsanyi")) == [("and", 3.0, "{it, works}"), ("and", 2.0, "{not, bad}")]
     assert len(rows(section(out, "and_or"))) == 2
@@ -224,7 +224,7 @@ def test_extract_top_zero_is_an_error(tmp_path, capsys):
 
 def test_demo_top_zero_is_an_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main(["demo", "--top", "0"])
+        main(["demo", "--toy", "--top", "0"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().out == ""
 
@@ -245,7 +245,7 @@ def test_extract_out_unwritable_is_an_error(tmp_path, capsys):
 
 def test_console_script(tmp_path):
     script = Path(sys.executable).with_name("interprim")
-    cmd = [str(script), "demo", "--top", "1"] if script.exists() else [sys.executable, "-m", "interprim.cli", "demo"]
+    cmd = [str(script), "demo", "--toy", "--top", "1"] if script.exists() else [sys.executable, "-m", "interprim.cli", "demo", "--toy"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "{it, works}" in proc.stdout
@@ -254,7 +254,7 @@ def test_console_script(tmp_path):
 
 
 def test_demo_sparse_section_recovers_the_planted_patterns(capsys):
-    assert main(["demo"]) == 0
+    assert main(["demo", "--toy"]) == 0
     section = capsys.readouterr().out.split("== sparse_and_or:")[1]
     lines = [line.split() for line in section.strip().splitlines()[2:5]]
     assert [(kind, " ".join(words)) for kind, _, *words in lines] == [
@@ -263,3 +263,19 @@ def test_demo_sparse_section_recovers_the_planted_patterns(capsys):
         ("or", "{slow, boring}"),
     ]
     assert "matching error" in section.splitlines()[0]
+
+
+def test_real_demo_trains_explains_and_writes_a_figure(tmp_path, capsys):
+    """The main job, made small: a LeNet on 1000 embedded digits, 6 feature-map players, 2 test digits."""
+    argv = ["demo", "--epochs", "1", "--train-size", "1000", "--images", "2", "--players", "6", "--top", "3"]
+    assert main([*argv, "--out-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("== test digit #") == 2
+    assert (tmp_path / "interactions.png").stat().st_size > 10_000
+    r = Interactions.load(tmp_path / "interactions.npz")
+    assert r.batch_shape == (2,) and r.players == tuple(f"p{i}" for i in range(6))
+    assert np.all(np.abs(r.noise) <= r.meta["noise_bound"][:, None] + 1e-15)
+    assert np.all(r.meta["gap"] <= 1e-2 * r.objective + 1e-12)
+    for line in out.splitlines():
+        if line.startswith("== test digit"):
+            assert float(line.rsplit("matching error", 1)[1]) < 1e-12
