@@ -87,7 +87,8 @@ def generalizable_and_or(
         raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}.")
     _driver.check_options(solver, tol, max_iter, lr, dtype)
     batch_shape = tuple(first.shape[:-1])
-    stacked = np.stack([to_numpy(a).astype(np.float64) for a, _ in checked])
+    flat = torch.stack([_as_float64(a) for a, _ in checked]).reshape(m, -1, 2**n)
+    stacked = to_numpy(flat).reshape(m, *batch_shape, 2**n)
     shape_mb = (m, *batch_shape)
     if noise_bound is None:
         zeta = _driver.relative_bounds("noise", noise, stacked)
@@ -98,7 +99,6 @@ def generalizable_and_or(
     else:
         beta = _driver.absolute_bounds("specific_bounds", specific_bounds, shape_mb, per_model=True)
 
-    flat = torch.stack([_as_float64(a) for a, _ in checked]).reshape(m, -1, 2**n)
     with torch.no_grad():
         res = _driver.run(
             flat, zeta.reshape(m, -1), beta.reshape(m, -1), n, float(alpha), solver, tol, max_iter, lr, progress,

@@ -59,12 +59,12 @@ def sparse_and_or(
     v, n = as_vectors("v", v, copies=16)
     _driver.check_options(solver, tol, max_iter, lr, dtype)
     batch_shape = tuple(v.shape[:-1])
-    values = to_numpy(v).astype(np.float64)[None]
+    flat = _as_float64(v).reshape(1, -1, 2**n)
+    values = to_numpy(flat)
     if noise_bound is None:
         zeta = _driver.relative_bounds("noise", noise, values)
     else:
         zeta = _driver.absolute_bounds("noise_bound", noise_bound, (1, *batch_shape), per_model=False)
-    flat = _as_float64(v).reshape(1, -1, 2**n)
     with torch.no_grad():
         res = _driver.run(flat, zeta.reshape(1, -1), None, n, 1.0, solver, tol, max_iter, lr, progress, "sparse AND-OR", dtype)
 
