@@ -21,6 +21,7 @@ it has the same shape.
 
 from __future__ import annotations
 
+import inspect
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -31,6 +32,8 @@ from torch import nn
 from ._checks import check_int
 from .blocks import BasicBlock, Normalize
 from .surgery import reinit_layers
+
+_Blocks = OrderedDict[str, nn.Module]  # a model's named top-level children, in forward order
 
 
 class ZooModel(nn.Sequential):
@@ -45,7 +48,7 @@ class ZooModel(nn.Sequential):
 
     def __init__(
         self,
-        blocks: OrderedDict[str, nn.Module],
+        blocks: _Blocks,
         *,
         arch: str,
         arch_kwargs: dict[str, Any],
@@ -104,7 +107,7 @@ def _common(
     seed: int,
     device: str | torch.device,
     normalize: Any,
-) -> tuple[OrderedDict[str, nn.Module], dict[str, Any], torch.device]:
+) -> tuple[_Blocks, dict[str, Any], torch.device]:
     """Check the shared builder arguments; return the blocks so far (``normalize``), kwargs, device."""
     check_int(arch, "in_channels", in_channels, 1)
     check_int(arch, "input_size", input_size, 1)
@@ -114,7 +117,7 @@ def _common(
         dev = torch.device(device)
     except (RuntimeError, TypeError) as err:
         raise ValueError(f"{arch}: device={device!r} is not a torch device ({err}).") from None
-    blocks: OrderedDict[str, nn.Module] = OrderedDict()
+    blocks: _Blocks = OrderedDict()
     kwargs: dict[str, Any] = {"in_channels": in_channels, "input_size": input_size, "num_classes": num_classes}
     if normalize is not None:
         if not isinstance(normalize, (tuple, list)) or len(normalize) != 2:
@@ -137,7 +140,7 @@ def _common(
 
 def _finish(
     arch: str,
-    blocks: OrderedDict[str, nn.Module],
+    blocks: _Blocks,
     kwargs: dict[str, Any],
     seed: int,
     device: torch.device,
@@ -155,16 +158,7 @@ _VGG_CONFIGS: dict[str, tuple[int | str, ...]] = {
 }
 
 
-def _vgg(
-    arch: str,
-    *,
-    in_channels: int,
-    input_size: int,
-    num_classes: int,
-    seed: int,
-    device: str | torch.device,
-    normalize: Any,
-) -> ZooModel:
+def _vgg(arch: str, blocks: _Blocks, in_channels: int, input_size: int, num_classes: int) -> None:
     """CIFAR-style VGG (Simonyan & Zisserman 2014) with BatchNorm after every 3×3 convolution.
 
     Convolutions (``conv{k}``, no bias, ``bn{k}``, ``relu{k}``) follow the VGG configurations
@@ -172,7 +166,6 @@ def _vgg(
     three fully connected layers of VGG, narrowed to 512-512-``num_classes`` (no dropout), so that
     VGG-11/13/16 have 11/13/16 parameterised layers.
     """
-    blocks, kwargs, dev = _common(arch, in_channels, input_size, num_classes, seed, device, normalize)
     channels, size, k, pools = in_channels, input_size, 0, 0
     for item in _VGG_CONFIGS[arch]:
         if item == "M":
@@ -191,62 +184,12 @@ def _vgg(
     blocks[f"fc{k + 2}"] = nn.Linear(512, 512)
     blocks[f"relu{k + 2}"] = nn.ReLU()
     blocks[f"fc{k + 3}"] = nn.Linear(512, num_classes)
-    return _finish(arch, blocks, kwargs, seed, dev)
 
 
-def vgg11(
-    *,
-    in_channels: int,
-    input_size: int,
-    num_classes: int = 10,
-    seed: int = 0,
-    device: str | torch.device = "cpu",
-    normalize: tuple[Sequence[float], Sequence[float]] | None = None,
-) -> ZooModel:
-    """VGG-11 with BatchNorm: 8 conv + 3 fc layers (see the module docstring for the arguments)."""
-    return _vgg("vgg11", in_channels=in_channels, input_size=input_size, num_classes=num_classes,
-                seed=seed, device=device, normalize=normalize)
+_RESNET_DEPTHS = {"resnet20": 20, "resnet32": 32, "resnet56": 56}
 
 
-def vgg13(
-    *,
-    in_channels: int,
-    input_size: int,
-    num_classes: int = 10,
-    seed: int = 0,
-    device: str | torch.device = "cpu",
-    normalize: tuple[Sequence[float], Sequence[float]] | None = None,
-) -> ZooModel:
-    """VGG-13 with BatchNorm: 10 conv + 3 fc layers (see the module docstring for the arguments)."""
-    return _vgg("vgg13", in_channels=in_channels, input_size=input_size, num_classes=num_classes,
-                seed=seed, device=device, normalize=normalize)
-
-
-def vgg16(
-    *,
-    in_channels: int,
-    input_size: int,
-    num_classes: int = 10,
-    seed: int = 0,
-    device: str | torch.device = "cpu",
-    normalize: tuple[Sequence[float], Sequence[float]] | None = None,
-) -> ZooModel:
-    """VGG-16 with BatchNorm: 13 conv + 3 fc layers (see the module docstring for the arguments)."""
-    return _vgg("vgg16", in_channels=in_channels, input_size=input_size, num_classes=num_classes,
-                seed=seed, device=device, normalize=normalize)
-
-
-def _resnet(
-    arch: str,
-    depth: int,
-    *,
-    in_channels: int,
-    input_size: int,
-    num_classes: int,
-    seed: int,
-    device: str | torch.device,
-    normalize: Any,
-) -> ZooModel:
+def _resnet(arch: str, blocks: _Blocks, in_channels: int, input_size: int, num_classes: int) -> None:
     """CIFAR ResNet of He et al. (2016), §4.2: ``depth = 6n + 2`` layers.
 
     Children: ``conv1`` (3×3, 16 channels, no bias), ``bn1``, ``relu1``, then three stages of
@@ -255,8 +198,7 @@ def _resnet(
     ``flatten``, ``fc``. Shortcuts use option A (stride-2 subsampling and zero channels, no
     parameters), so the network has exactly ``6n + 1`` conv layers and one fc layer.
     """
-    blocks, kwargs, dev = _common(arch, in_channels, input_size, num_classes, seed, device, normalize)
-    n = (depth - 2) // 6
+    n = (_RESNET_DEPTHS[arch] - 2) // 6
     blocks["conv1"] = nn.Conv2d(in_channels, 16, 3, padding=1, bias=False)
     blocks["bn1"] = nn.BatchNorm2d(16)
     blocks["relu1"] = nn.ReLU()
@@ -269,64 +211,9 @@ def _resnet(
     blocks["pool"] = nn.AdaptiveAvgPool2d(1)
     blocks["flatten"] = nn.Flatten()
     blocks["fc"] = nn.Linear(channels, num_classes)
-    return _finish(arch, blocks, kwargs, seed, dev)
 
 
-def resnet20(
-    *,
-    in_channels: int,
-    input_size: int,
-    num_classes: int = 10,
-    seed: int = 0,
-    device: str | torch.device = "cpu",
-    normalize: tuple[Sequence[float], Sequence[float]] | None = None,
-) -> ZooModel:
-    """ResNet-20 (n = 3 blocks per stage): 19 conv + 1 fc layers (option A shortcuts)."""
-    return _resnet("resnet20", 20, in_channels=in_channels, input_size=input_size,
-                   num_classes=num_classes, seed=seed, device=device, normalize=normalize)
-
-
-def resnet32(
-    *,
-    in_channels: int,
-    input_size: int,
-    num_classes: int = 10,
-    seed: int = 0,
-    device: str | torch.device = "cpu",
-    normalize: tuple[Sequence[float], Sequence[float]] | None = None,
-) -> ZooModel:
-    """ResNet-32 (n = 5 blocks per stage): 31 conv + 1 fc layers (option A shortcuts)."""
-    return _resnet("resnet32", 32, in_channels=in_channels, input_size=input_size,
-                   num_classes=num_classes, seed=seed, device=device, normalize=normalize)
-
-
-def resnet56(
-    *,
-    in_channels: int,
-    input_size: int,
-    num_classes: int = 10,
-    seed: int = 0,
-    device: str | torch.device = "cpu",
-    normalize: tuple[Sequence[float], Sequence[float]] | None = None,
-) -> ZooModel:
-    """ResNet-56 (n = 9 blocks per stage): 55 conv + 1 fc layers (option A shortcuts).
-
-    Its low layers (P1 §3.2) are the first 9: ``conv1`` and the two convs of
-    ``stage1_block0`` … ``stage1_block3``.
-    """
-    return _resnet("resnet56", 56, in_channels=in_channels, input_size=input_size,
-                   num_classes=num_classes, seed=seed, device=device, normalize=normalize)
-
-
-def alexnet(
-    *,
-    in_channels: int,
-    input_size: int,
-    num_classes: int = 10,
-    seed: int = 0,
-    device: str | torch.device = "cpu",
-    normalize: tuple[Sequence[float], Sequence[float]] | None = None,
-) -> ZooModel:
+def _alexnet(arch: str, blocks: _Blocks, in_channels: int, input_size: int, num_classes: int) -> None:
     """A small AlexNet (Krizhevsky et al. 2012) for 28×28/32×32 inputs: 5 conv + 3 fc layers.
 
     ``conv1`` 5×5/64, pool, ``conv2`` 5×5/192, pool, ``conv3`` 3×3/384, ``conv4`` 3×3/256,
@@ -334,8 +221,6 @@ def alexnet(
     ``fc7`` 512, ``fc8`` ``num_classes``. No BatchNorm, local response norm or dropout;
     about 4.8 M parameters for 28×28 and 32×32 inputs.
     """
-    arch = "alexnet"
-    blocks, kwargs, dev = _common(arch, in_channels, input_size, num_classes, seed, device, normalize)
     size, channels, pools = input_size, in_channels, 0
     for k, (width, kernel, pool_after) in enumerate(
         ((64, 5, True), (192, 5, True), (384, 3, False), (256, 3, False), (256, 3, True)), start=1
@@ -353,25 +238,14 @@ def alexnet(
     blocks["fc7"] = nn.Linear(512, 512)
     blocks["relu7"] = nn.ReLU()
     blocks["fc8"] = nn.Linear(512, num_classes)
-    return _finish(arch, blocks, kwargs, seed, dev)
 
 
-def lenet(
-    *,
-    in_channels: int,
-    input_size: int,
-    num_classes: int = 10,
-    seed: int = 0,
-    device: str | torch.device = "cpu",
-    normalize: tuple[Sequence[float], Sequence[float]] | None = None,
-) -> ZooModel:
+def _lenet(arch: str, blocks: _Blocks, in_channels: int, input_size: int, num_classes: int) -> None:
     """A LeNet-5-sized CNN (LeCun et al. 1998) with ReLU and max pooling: 2 conv + 3 fc layers.
 
     ``conv1`` 5×5/6 (padding 2), pool, ``conv2`` 5×5/16, pool, ``fc3`` 120, ``fc4`` 84,
     ``fc5`` ``num_classes``. 61.7 k parameters for 28×28×1 (83 k for 32×32×3): the CPU workhorse.
     """
-    arch = "lenet"
-    blocks, kwargs, dev = _common(arch, in_channels, input_size, num_classes, seed, device, normalize)
     size = input_size
     blocks["conv1"] = nn.Conv2d(in_channels, 6, 5, padding=2)
     blocks["relu1"] = nn.ReLU()
@@ -387,7 +261,48 @@ def lenet(
     blocks["fc4"] = nn.Linear(120, 84)
     blocks["relu4"] = nn.ReLU()
     blocks["fc5"] = nn.Linear(84, num_classes)
-    return _finish(arch, blocks, kwargs, seed, dev)
+
+
+def _constructor(arch: str, builder: Callable[..., None], summary: str) -> Callable[..., ZooModel]:
+    """The public builder of ``arch`` with the zoo's keyword arguments (module docstring).
+
+    It checks the arguments (:func:`_common`), lets ``builder(arch, blocks, in_channels,
+    input_size, num_classes)`` append the architecture's blocks and initialises the model
+    (:func:`_finish`). Its docstring is ``summary`` followed by the docstring of ``builder``.
+    """
+
+    def constructor(
+        *,
+        in_channels: int,
+        input_size: int,
+        num_classes: int = 10,
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+        normalize: tuple[Sequence[float], Sequence[float]] | None = None,
+    ) -> ZooModel:
+        blocks, kwargs, dev = _common(arch, in_channels, input_size, num_classes, seed, device, normalize)
+        builder(arch, blocks, in_channels, input_size, num_classes)
+        return _finish(arch, blocks, kwargs, seed, dev)
+
+    constructor.__name__ = constructor.__qualname__ = arch
+    constructor.__doc__ = f"{summary}\n\n{inspect.cleandoc(builder.__doc__ or '')}"
+    return constructor
+
+
+vgg11 = _constructor("vgg11", _vgg, "VGG-11 with BatchNorm: 8 conv + 3 fc layers (see the module docstring for the arguments).")
+vgg13 = _constructor("vgg13", _vgg, "VGG-13 with BatchNorm: 10 conv + 3 fc layers (see the module docstring for the arguments).")
+vgg16 = _constructor("vgg16", _vgg, "VGG-16 with BatchNorm: 13 conv + 3 fc layers (see the module docstring for the arguments).")
+resnet20 = _constructor("resnet20", _resnet, "ResNet-20 (n = 3 blocks per stage): 19 conv + 1 fc layers (option A shortcuts).")
+resnet32 = _constructor("resnet32", _resnet, "ResNet-32 (n = 5 blocks per stage): 31 conv + 1 fc layers (option A shortcuts).")
+resnet56 = _constructor(
+    "resnet56",
+    _resnet,
+    "ResNet-56 (n = 9 blocks per stage): 55 conv + 1 fc layers (option A shortcuts).\n\n"
+    "Its low layers (P1 §3.2) are the first 9: ``conv1`` and the two convs of ``stage1_block0`` … "
+    "``stage1_block3``.",
+)
+alexnet = _constructor("alexnet", _alexnet, "AlexNet-style CNN: 5 conv + 3 fc layers (see the module docstring for the arguments).")
+lenet = _constructor("lenet", _lenet, "LeNet-size CNN: 2 conv + 3 fc layers (see the module docstring for the arguments).")
 
 
 def mlp(
