@@ -119,6 +119,15 @@ class ModelGame(BaseGame):
         self.logits = logits[0].detach().to("cpu", torch.float64)
         self.target = predicted_class(logits) if target is None else check_target(target, logits.shape[1])
 
+    def _hidden(self, masks: Any, membership: torch.Tensor) -> torch.Tensor:
+        """Which positions take the baseline for a ``(B, n)`` bool batch of masks: bool ``(B, m)``.
+
+        ``membership`` is the ``(n, m)`` 0/1 matrix of the positions each player covers; a position
+        is hidden when a player covering it is absent from ``S``.
+        """
+        masks = self._check_masks(masks).to(self.device)
+        return ((~masks).to(membership.dtype) @ membership) > 0
+
     def _scalars(self, raw: Any) -> torch.Tensor:
         """``output(logits, target)`` for a batch of model outputs, computed in float64."""
         return self.output(as_logits(raw).to(torch.float64), self.target)

@@ -151,9 +151,8 @@ class ImageGame(ModelGame):
 
     def masked(self, masks: Any) -> torch.Tensor:
         """The masked maps ``x_S`` for a ``(B, n)`` bool batch of masks: ``(B, *features.shape)``."""
-        masks = self._check_masks(masks).to(self.device)
-        hidden = ((~masks).to(self._player_matrix.dtype) @ self._player_matrix) > 0
-        shape = (masks.shape[0],) + (1,) * (self.features.ndim - 2) + tuple(self.features.shape[-2:])
+        hidden = self._hidden(masks, self._player_matrix)
+        shape = (hidden.shape[0],) + (1,) * (self.features.ndim - 2) + tuple(self.features.shape[-2:])
         return torch.where(hidden.reshape(shape), self.baseline, self.features)
 
     def _evaluate(self, masks: torch.Tensor) -> torch.Tensor:

@@ -106,8 +106,7 @@ class TabularGame(ModelGame):
 
     def masked(self, masks: Any) -> torch.Tensor:
         """The masked samples ``x_S`` for a ``(B, n)`` bool batch of masks, ``(B, d)``."""
-        masks = self._check_masks(masks).to(self.device)
-        hidden = ((~masks).to(self._membership.dtype) @ self._membership) > 0
+        hidden = self._hidden(masks, self._membership)
         return torch.where(hidden, self.baseline, self.x)
 
     def _evaluate(self, masks: torch.Tensor) -> torch.Tensor:

@@ -171,8 +171,7 @@ class TextGame(ModelGame):
 
     def masked(self, masks: Any) -> torch.Tensor:
         """The masked ``inputs_embeds`` for a ``(B, n)`` bool batch of masks, ``(B, L, d)``."""
-        masks = self._check_masks(masks).to(self.device)
-        hidden = ((~masks).to(self._membership.dtype) @ self._membership) > 0
+        hidden = self._hidden(masks, self._membership)
         return torch.where(hidden[..., None], self.baseline, self.embeddings)
 
     def _evaluate(self, masks: torch.Tensor) -> torch.Tensor:
