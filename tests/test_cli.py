@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from interprim import Interactions, and_or, harsanyi
-from interprim.cli import main
+from interprim.cli import _toy_game, main
 
 PLANTED = {0: 0.5, 5: 4.0, 2: -1.0}  # bitmask -> Harsanyi dividend: bias 0.5, {0,2}: 4, {1}: -1
 
@@ -33,7 +33,7 @@ def rows(lines: list[str]) -> list[tuple[str, float, str]]:
     out = []
     for line in lines:
         parts = line.split(None, 2)
-        if len(parts) == 3 and parts[0] in ("and", "or"):
+        if len(parts) == 3 and parts[0] in ("and", "or", "single"):
             out.append((parts[0], float(parts[1]), parts[2]))
     return out
 
@@ -60,27 +60,46 @@ def test_demo(capsys):
     h = section(out, "harsanyi")
     assert "objective Σ|I| = 10.000" in h[0]  # 3 + 2 + 1.5·3 + 0.5
     assert "matching error 0.00e+00" in h[0]
-    assert rows(h) == [
+    assert rows(h) == [  # Harsanyi has no OR part: a singleton's merged effect is its AND dividend
         ("and", 3.0, "{it, works}"),
         ("and", 2.0, "{not, bad}"),
-        ("and", -1.5, "{slow}"),
-        ("and", -1.5, "{boring}"),
+        ("single", -1.5, "{slow}"),
+        ("single", -1.5, "{boring}"),
         ("and", 1.5, "{slow, boring}"),
-        ("and", 0.5, "{great}"),
+        ("single", 0.5, "{great}"),
     ]
 
     a = section(out, "and_or")
     # u_and = u_or = v/2: AND part 1.5 + 1 + 0.75·3 + 0.25 = 5, OR part 1.5·3 + 1·3 + 0.75 + 0.25 = 8.5
     assert "objective Σ|I| = 13.500" in a[0]
     assert "matching error 0.00e+00" in a[0]
+    # singletons are merged (I_and + I_or) and, on ties, listed before the larger AND sets
     assert rows(a) == [
+        ("single", 1.5, "{it}"),
+        ("single", 1.5, "{works}"),
         ("and", 1.5, "{it, works}"),
-        ("or", 1.5, "{it}"),
-        ("or", 1.5, "{works}"),
         ("or", -1.5, "{it, works}"),
-        ("and", 1.0, "{not, bad}"),
-        ("or", 1.0, "{not}"),
+        ("single", 1.0, "{not}"),
+        ("single", 1.0, "{bad}"),
     ]
+
+
+def test_demo_merges_or_singletons_into_and_singletons(capsys):
+    """and_or splits v in halves: I_and({great}) = I_or({great}) = 0.25, listed once as 0.5."""
+    v, words = _toy_game()
+    r = and_or(v, players=words)
+    assert r.i_and[1 << 6] == 0.25 and r.i_or[1 << 6] == 0.25  # both non-zero in the raw vectors
+    assert main(["demo", "--toy", "--top", "300"]) == 0
+    listed = rows(section(capsys.readouterr().out, "and_or"))
+    singles = [(kind, effect, players) for kind, effect, players in listed if "," not in players]
+    assert sorted(p for _, _, p in singles) == sorted(f"{{{w}}}" for w in words)  # each singleton exactly once
+    assert all(kind == "single" for kind, _, _ in singles)
+    for _, effect, players in singles:
+        i = words.index(players[1:-1])
+        assert effect == pytest.approx(r.i_and[1 << i] + r.i_or[1 << i], abs=5e-5)
+    assert ("single", 0.5, "{great}") in listed
+    # every other interaction is listed with its own kind: 2 * (2**7 - 1) - 7 rows in all
+    assert len(listed) == 2 * 127 - 7
 
 
 def test_demo_top(capsys):
@@ -256,11 +275,12 @@ def test_console_script(tmp_path):
 def test_demo_sparse_section_recovers_the_planted_patterns(capsys):
     assert main(["demo", "--toy"]) == 0
     section = capsys.readouterr().out.split("== sparse_and_or:")[1]
-    lines = [line.split() for line in section.strip().splitlines()[2:5]]
+    lines = [line.split() for line in section.strip().splitlines()[2:6]]
     assert [(kind, " ".join(words)) for kind, _, *words in lines] == [
         ("and", "{it, works}"),
         ("and", "{not, bad}"),
         ("or", "{slow, boring}"),
+        ("single", "{great}"),
     ]
     assert "matching error" in section.splitlines()[0]
 
@@ -279,3 +299,19 @@ def test_real_demo_trains_explains_and_writes_a_figure(tmp_path, capsys):
     for line in out.splitlines():
         if line.startswith("== test digit"):
             assert float(line.rsplit("matching error", 1)[1]) < 1e-12
+    # the printed lists merge each singleton: one 'single' row of I_and({i}) + I_or({i}) from the saved arrays
+    blocks = out.split("== test digit #")[1:]
+    for row, block in enumerate(blocks):
+        listed = rows(block.split("\n\n")[0].splitlines())
+        assert len(listed) == 3
+        assert [e for _, e, _ in listed] == pytest.approx(
+            [e for _, _, e in r[row].top(3, merge_singletons=True)], abs=5e-5
+        )
+        for kind, effect, players in listed:
+            names = players.strip("{}").split(", ")
+            mask = sum(1 << int(name[1:]) for name in names)
+            if len(names) == 1:
+                assert kind == "single"
+                assert effect == pytest.approx(r.i_and[row, mask] + r.i_or[row, mask], abs=5e-5)
+            else:
+                assert effect == pytest.approx((r.i_and if kind == "and" else r.i_or)[row, mask], abs=5e-5)

@@ -556,3 +556,27 @@ def test_load_not_an_npz(tmp_path):
     path.write_text("not a numpy file")
     with pytest.raises(ValueError):
         Interactions.load(path)
+
+
+def test_top_merge_singletons_lists_each_singleton_once_with_the_sum():
+    # {a}: AND 2 and OR -0.5 (both non-zero) -> one entry 1.5; {c}: OR only 3 -> 3; {b}: nothing -> 0
+    i_and = np.array([7.0, 2.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0])  # bias 7, {a} 2, {a, b} 1
+    i_or = np.array([0.0, -0.5, 0.0, 0.0, 3.0, -2.5, 0.0, 0.0])  # {a} -0.5, {c} 3, {a, c} -2.5
+    r = Interactions(i_and, i_or, players=["a", "b", "c"])
+    merged = r.top(100, merge_singletons=True)
+    assert len(merged) == 14 - 3  # the 3 OR singletons are folded into the AND ones
+    assert merged[:4] == [("single", ("c",), 3.0), ("or", ("a", "c"), -2.5), ("single", ("a",), 1.5), ("and", ("a", "b"), 1.0)]
+    singles = [(players, e) for kind, players, e in merged if len(players) == 1]
+    assert singles == [(("c",), 3.0), (("a",), 1.5), (("b",), 0.0)]
+    assert all(kind == "single" for kind, players, _ in merged if len(players) == 1)
+    assert all(kind in ("and", "or") for kind, players, _ in merged if len(players) > 1)
+    # the raw vectors are untouched, and the unmerged list still has both entries of {a}
+    np.testing.assert_array_equal(r.i_and, i_and)
+    np.testing.assert_array_equal(r.i_or, i_or)
+    assert ("and", ("a",), 2.0) in r.top(100) and ("or", ("a",), -0.5) in r.top(100)
+    assert r.top(1, merge_singletons=True) == [("single", ("c",), 3.0)]
+
+
+def test_top_merge_singletons_torch_float32():
+    r = Interactions(torch.tensor([0.0, 1.0, 0.25, 0.0]), torch.tensor([0.0, 0.5, -0.25, 0.0]), players=["p", "q"])
+    assert r.top(3, merge_singletons=True) == [("single", ("p",), 1.5), ("single", ("q",), 0.0), ("and", ("p", "q"), 0.0)]

@@ -37,10 +37,11 @@ def _toy_game() -> tuple[np.ndarray, tuple[str, ...]]:
     return v.astype(np.float64), words
 
 
-def _print_top(r: Interactions, k: int) -> None:
-    print(f"{'type':<5} {'effect':>10}  players")
-    for kind, players, effect in r.top(k):
-        print(f"{kind:<5} {effect:>10.4f}  {{{', '.join(players)}}}")
+def _print_top(r: Interactions, k: int, merge_singletons: bool = False) -> None:
+    """The ``k`` strongest interactions of one sample; merged, a singleton is one ``single`` row (I_and + I_or)."""
+    print(f"{'type':<6} {'effect':>10}  players")
+    for kind, players, effect in r.top(k, merge_singletons=merge_singletons):
+        print(f"{kind:<6} {effect:>10.4f}  {{{', '.join(players)}}}")
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -60,7 +61,8 @@ def _demo(args: argparse.Namespace) -> int:
         train_data = train_data.subset(np.arange(min(args.train_size, len(train_data))))
     print(f"interprim {__version__} demo: a LeNet trained on {len(train_data)} embedded MNIST-10k digits, then the "
           f"sparse AND-OR interactions of {args.players} patches of its '{_LAYER}' feature map on {args.images} test "
-          f"digits (P1's players: a 5x5 grid on the map, edges excluded, sampled with seed {args.seed}).")
+          f"digits (P1's players: a 5x5 grid on the map, edges excluded, sampled with seed {args.seed}). A singleton "
+          f"{{i}} is listed once, as 'single' with I_and({{i}}) + I_or({{i}}); the saved arrays keep both.")
     model = build("lenet", in_channels=1, input_size=28, seed=args.seed)
     config = TrainConfig(epochs=args.epochs, lr=0.05, batch_size=64, seed=args.seed)
     history = train(model, train_data.tensors(), test_data.tensors(), config, progress=True)
@@ -86,7 +88,7 @@ def _demo(args: argparse.Namespace) -> int:
               f"{float(values[row, -1] - values[row, 0]):.3f} (log-odds), Σ|I| = {float(s.objective):.3f} "
               f"(certified within {float(s.meta['gap']):.3f} of the optimum), matching error "
               f"{float(s.matching_error(values[row])):.1e}")
-        _print_top(s, args.top)
+        _print_top(s, args.top, merge_singletons=True)
     titles = [f"#{i}: label {int(test_data.labels[i])}" for i in chosen]
     figure = interaction_panel([test_data.images[i, 0].numpy() for i in chosen], players.numpy(), r, titles,
                                out_dir / "interactions.png", top=args.top)
@@ -98,12 +100,13 @@ def _demo(args: argparse.Namespace) -> int:
 def _toy_demo(args: argparse.Namespace) -> int:
     v, words = _toy_game()
     print(f"interprim {__version__} demo: a built-in game over {len(words)} players ({', '.join(words)}).")
-    print("v(S) = 3·[it ∧ works] + 2·[not ∧ bad] − 1.5·[slow ∨ boring] + 0.5·[great]\n")
+    print("v(S) = 3·[it ∧ works] + 2·[not ∧ bad] − 1.5·[slow ∨ boring] + 0.5·[great]")
+    print("A singleton {i} is listed once, as 'single' with I_and({i}) + I_or({i}).\n")
     for name, method in _METHODS.items():
         r = method(v, players=words)
         err = float(r.matching_error(v))
         print(f"== {name}: objective Σ|I| = {float(r.objective):.3f}, matching error {err:.2e}")
-        _print_top(r, args.top)
+        _print_top(r, args.top, merge_singletons=True)
         print()
     return 0
 

@@ -156,11 +156,16 @@ class Interactions:
         check_same_shape("v", v, "i_and", self.i_and)
         return metrics.matching_error(self.i_and, self.i_or, v, noise=self.noise if with_noise else None)
 
-    def top(self, k: int = 10) -> list[tuple[str, tuple[str, ...], float]]:
+    def top(self, k: int = 10, merge_singletons: bool = False) -> list[tuple[str, tuple[str, ...], float]]:
         """The ``k`` strongest interactions of one sample as ``(type, players, effect)``, strongest first.
 
         ``type`` is ``"and"`` or ``"or"``; ``players`` are the labels of the players in ``T``; the
-        bias and the empty OR set are not interactions and never listed.
+        bias and the empty OR set are not interactions and never listed. Ties keep AND before OR,
+        then bitmask order.
+
+        With ``merge_singletons``, a singleton ``{i}`` is listed once, as ``("single", (i,),
+        I_and({i}) + I_or({i}))`` and ranked by that sum: a one-player AND and OR interaction
+        trigger on the same subsets (SPEC §2), so a report may merge them. The arrays are unchanged.
         """
         if self.batch_shape:
             raise ValueError(
@@ -169,14 +174,21 @@ class Interactions:
             )
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}.")
-        values = np.concatenate([to_numpy(self.i_and)[1:], to_numpy(self.i_or)[1:]])
-        order = np.argsort(-np.abs(values), kind="stable")[:k]
         size = 2**self.n_players - 1
-        out = []
-        for j in order:
-            kind, s = ("and", j + 1) if j < size else ("or", j - size + 1)
-            out.append((kind, tuple(self.players[i] for i in players_of(s)), float(values[j])))
-        return out
+        i_and, i_or = to_numpy(self.i_and)[1:].astype(np.float64), to_numpy(self.i_or)[1:].astype(np.float64)
+        kinds = np.array(["and"] * size + ["or"] * size, dtype=object)
+        candidates = np.arange(2 * size)
+        if merge_singletons:
+            singles = (1 << np.arange(self.n_players)) - 1  # positions of the bitmasks 2**i in the [1:] arrays
+            i_and[singles] += i_or[singles]
+            kinds[singles] = "single"
+            candidates = np.delete(candidates, size + singles)  # the OR singletons are merged into the AND ones
+        values = np.concatenate([i_and, i_or])
+        order = candidates[np.argsort(-np.abs(values[candidates]), kind="stable")[:k]]
+        return [
+            (str(kinds[j]), tuple(self.players[i] for i in players_of(int(j % size) + 1)), float(values[j]))
+            for j in order
+        ]
 
     # --- persistence -------------------------------------------------------------------------
 

@@ -17,13 +17,16 @@ def interaction_panel(
     titles: Sequence[str],
     path: str | Path,
     top: int = 8,
+    merge_singletons: bool = True,
 ) -> Path:
     """One row per sample: the image with its numbered players outlined, and the ``top`` interactions.
 
     ``images`` are ``(H, W)`` arrays; ``players`` is a bool ``(n, h, w)`` array on a map that is
     resized to ``H × W`` for display (nearest neighbour); ``results`` holds one sample per image
     (batch shape ``(len(images),)``). Bars show ``I(T)`` for AND (blue) and OR (orange)
-    interactions, labelled by their players. Writes a PNG and returns its path.
+    interactions, labelled by their players; with ``merge_singletons`` (the default) a singleton
+    ``{i}`` is one grey bar ``single {i}`` of ``I_and({i}) + I_or({i})`` (see
+    :meth:`Interactions.top`). Writes a PNG and returns its path.
     """
     import matplotlib
 
@@ -45,12 +48,9 @@ def interaction_panel(
         ax.set_title(title, fontsize=9)
         ax.axis("off")
         ax = axes[row, 1]
-        items = results[row].top(top)
-        labels = [f"{kind} {{{','.join(p)}}}" for kind, p, _ in items]
-        effects = [effect for _, _, effect in items]
-        colors = ["tab:blue" if kind == "and" else "tab:orange" for kind, _, _ in items]
-        ax.barh(range(len(items))[::-1], effects, color=colors)
-        ax.set_yticks(range(len(items))[::-1], labels, fontsize=7)
+        labels, effects, colors = _bars(results[row], top, merge_singletons)
+        ax.barh(range(len(labels))[::-1], effects, color=colors)
+        ax.set_yticks(range(len(labels))[::-1], labels, fontsize=7)
         ax.axvline(0, color="black", lw=0.5)
         ax.set_xlabel("interaction I(T)", fontsize=8)
     fig.tight_layout()
@@ -59,3 +59,13 @@ def interaction_panel(
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+_COLORS = {"and": "tab:blue", "or": "tab:orange", "single": "tab:gray"}
+
+
+def _bars(result: Interactions, top: int, merge_singletons: bool = True) -> tuple[list[str], list[float], list[str]]:
+    """Labels, effects and colours of the bars of one sample's ``top`` interactions, strongest first."""
+    items = result.top(top, merge_singletons=merge_singletons)
+    labels = [f"{kind} {{{','.join(p)}}}" for kind, p, _ in items]
+    return labels, [effect for _, _, effect in items], [_COLORS[kind] for kind, _, _ in items]
