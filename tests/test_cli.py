@@ -315,3 +315,27 @@ def test_real_demo_trains_explains_and_writes_a_figure(tmp_path, capsys):
                 assert effect == pytest.approx(r.i_and[row, mask] + r.i_or[row, mask], abs=5e-5)
             else:
                 assert effect == pytest.approx((r.i_and if kind == "and" else r.i_or)[row, mask], abs=5e-5)
+
+
+@pytest.mark.slow
+def test_full_default_demo(tmp_path, capsys):
+    """``interprim demo`` with every default: 2 epochs on the 8k embedded training digits, 3 test digits,
+    10 feature-map players, solver tol 1e-2 (about 3 minutes on 2 cores)."""
+    assert main(["demo", "--out-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    accuracy = [float(line.rsplit(":", 1)[1]) for line in out.splitlines() if line.startswith("test accuracy after 2 epoch(s):")]
+    assert len(accuracy) == 1 and accuracy[0] > 0.9, out
+    headers = [line for line in out.splitlines() if line.startswith("== test digit #")]
+    assert len(headers) == 3
+    for line in headers:
+        assert float(line.rsplit("matching error", 1)[1]) < 1e-12
+        objective = float(line.split("Σ|I| = ")[1].split()[0])
+        gap = float(line.split("certified within ")[1].split()[0])
+        assert gap <= 1e-2 * objective + 1e-3  # printed to 3 decimals
+    assert (tmp_path / "interactions.png").stat().st_size > 10_000
+    r = Interactions.load(tmp_path / "interactions.npz")
+    assert r.batch_shape == (3,) and r.players == tuple(f"p{i}" for i in range(10))
+    assert np.all(r.meta["gap"] <= 1e-2 * r.objective + 1e-12)
+    assert np.all(np.abs(r.noise) <= r.meta["noise_bound"][:, None] + 1e-15)
+    # the raw vectors keep the OR singletons (the report merges them): some are non-zero
+    assert np.any(r.i_or[:, [1 << i for i in range(10)]] != 0)
