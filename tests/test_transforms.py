@@ -757,7 +757,7 @@ def test_numpy_peak_memory_within_checked_budget(name):
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, 6, 7, 11])
-@pytest.mark.parametrize("chunk", [1, 3, 5])
+@pytest.mark.parametrize("chunk", [1, 3, 5, 7])
 def test_kron_apply_equals_the_dense_kronecker_product(n, chunk):
     from interprim.transforms import kron_apply
 

@@ -58,27 +58,41 @@ def _butterfly(x: Any, n: int, sign: int, up: bool) -> Any:
     return x
 
 
-def kron_apply(x: Any, n: int, a: Any, chunk: int = 5) -> Any:
+def kron_apply(x: Any, n: int, a: Any, chunk: int = 7) -> Any:
     """``(a ⊗ a ⊗ … ⊗ a) x`` for a 2×2 matrix ``a`` over the last axis (unchecked input).
 
     Entry ``S`` of the result is ``Σ_L Π_i a[S_i, L_i] x[L]`` with ``S_i`` the bit of player ``i``.
-    The players are taken ``chunk`` at a time: one small ``2**chunk × 2**chunk`` matrix product on
-    the lowest bits, then a rotation of the bits, so ``⌈n/chunk⌉`` matrix products in all —
-    ``O(2**chunk·n·2**n)`` flops in few, large kernels, which beats ``n`` butterfly passes for
-    batches of small games. Used by the solvers; not recorded by autograd.
+    For ``n ≤ 2·chunk`` the vector is viewed as a ``2**h × 2**l`` matrix ``X`` (high and low bits,
+    ``h = ⌊n/2⌋``) and ``(A_h ⊗ A_l) x = A_h X A_lᵀ`` with ``A_s = ⊗^s a``: two matrix products and
+    no copies. Beyond that the players are taken ``chunk`` at a time: one ``2**chunk × 2**chunk``
+    product on the lowest bits, then a rotation of the bits. Either way ``O(2**chunk·n·2**n)`` flops
+    in few, large kernels, which beats ``n`` butterfly passes for the solvers' batches of small
+    games. Not recorded by autograd.
     """
     lead = tuple(x.shape[:-1])
     torch_in = is_torch(x)
     key = tuple(float(e) for e in np.asarray(a, dtype=np.float64).ravel())
+
+    def block(s: int, transposed: bool = True) -> Any:  # (⊗^s a)ᵀ, or ⊗^s a, in the type of x
+        k = key if transposed else (key[0], key[2], key[1], key[3])
+        return _kron_tensor(k, s, x.dtype, x.device) if torch_in else _kron_block(k, s).astype(x.dtype, copy=False)
+
+    if n <= 2 * chunk:
+        high, low = n // 2, n - n // 2
+        return (block(high, False) @ x.reshape(-1, 2**high, 2**low) @ block(low)).reshape(*lead, 2**n)
     left = n
     while left:
         s = min(chunk, left)
-        block = _kron_block(key, s)
-        block = torch.as_tensor(block, dtype=x.dtype, device=x.device) if torch_in else block.astype(x.dtype, copy=False)
-        x = (x.reshape(-1, 2**s) @ block).reshape(*lead, 2 ** (n - s), 2**s)
+        x = (x.reshape(-1, 2**s) @ block(s)).reshape(*lead, 2 ** (n - s), 2**s)
         x = (x.transpose(-1, -2) if torch_in else np.swapaxes(x, -1, -2)).reshape(*lead, 2**n)
         left -= s
     return x
+
+
+@functools.lru_cache(maxsize=64)
+def _kron_tensor(a: tuple[float, ...], s: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """:func:`_kron_block` as a tensor of the given type and device, made once."""
+    return torch.as_tensor(_kron_block(a, s), dtype=dtype, device=device)
 
 
 @functools.lru_cache(maxsize=64)

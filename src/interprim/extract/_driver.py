@@ -20,6 +20,8 @@ from .._array import to_numpy
 from . import admm, lp, sgd
 
 SOLVERS = ("admm", "lp", "sgd")
+#: the loosest tolerance at which the ADMM iterations run in float64 by default
+FLOAT64_BELOW = 1e-3
 #: learning rate of the published procedure on images (Li & Zhang's release; 1e-7 to 1e-6 for text)
 SGD_LR = 1e-5
 
@@ -105,6 +107,8 @@ def run(
     """Solve for ``v`` ``(m, B, 2**n)`` float64 with bounds ``zeta``, ``beta`` ``(m, B)`` (``beta=None``: no boxes)."""
     m, batch, _ = v.shape
     dev = v.device
+    if dtype is None:  # float32 iterations are about twice as fast and reach gaps of 1e-3 as quickly
+        dtype = torch.float32 if tol >= FLOAT64_BELOW else torch.float64
     unit, total = ("iteration", max_iter) if solver == "sgd" else ("sample", batch)
     bar = tqdm(total=total, desc=f"{desc} ({solver}, n={n})", unit=unit, disable=not progress)
     zeta_t = torch.as_tensor(zeta, dtype=torch.float64, device=dev)
