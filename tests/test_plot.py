@@ -41,6 +41,7 @@ def test_panel_shows_each_singleton_once_with_the_summed_effect(tmp_path, figure
     interaction_panel(images, players, r, ["a", "b"], tmp_path / "f.png", top=3)
     (fig,) = figures
     first, second = fig.axes[1], fig.axes[3]
+    assert [t.get_text() for t in fig.axes[0].texts] == ["p", "q"]  # the image names players as the bars do
     assert _bars(first) == [("single {p}", 1.5), ("or {p,q}", 1.0), ("single {q}", 0.0)]
     assert _bars(second) == [("single {q}", 3.0), ("and {p,q}", -0.25), ("single {p}", 0.0)]
     grey = matplotlib.colors.to_rgba("tab:gray")

@@ -19,7 +19,7 @@ def interaction_panel(
     top: int = 8,
     merge_singletons: bool = True,
 ) -> Path:
-    """One row per sample: the image with its numbered players outlined, and the ``top`` interactions.
+    """One row per sample: the image with its players outlined and labelled as in the bars, and the ``top`` interactions.
 
     ``images`` are ``(H, W)`` arrays; ``players`` is a bool ``(n, h, w)`` array on a map that is
     resized to ``H × W`` for display (nearest neighbour); ``results`` holds one sample per image
@@ -44,7 +44,7 @@ def interaction_panel(
             ys, xs = np.nonzero(mask)
             y0, y1, x0, x1 = ys.min() * ry, (ys.max() + 1) * ry, xs.min() * rx, (xs.max() + 1) * rx
             ax.add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, color="red", lw=1))
-            ax.text(x0, y0 + 2, str(i), color="yellow", fontsize=7)
+            ax.text(x0, y0 + 2, results[row].players[i], color="yellow", fontsize=7)  # the labels of the bars
         ax.set_title(title, fontsize=9)
         ax.axis("off")
         ax = axes[row, 1]
