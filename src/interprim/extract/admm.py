@@ -20,13 +20,21 @@ of SPEC §3.3, and ``f(x) = (1 − α)·max_i |x_i| + α·Σ_i |x_i|`` couples t
   ``α/ρ`` followed by the prox of ``(1 − α)/ρ·‖·‖∞``, which is exact because the ℓ∞ prox keeps signs
   and zeros; the empty set is free), and clipping of ``z3``, ``z4`` to their boxes;
 - the smooth block ``(u_and, u_or, q, γ_shared)`` is a least-squares problem. ``u_and`` and
-  ``u_or`` have normal matrices ``cI + MᵀM`` and ``cI + F MᵀM F`` (``c = 1`` or ``5/4``), Kronecker
-  products of 2×2 blocks, inverted exactly in ``O(n·2**n)`` in the eigenbasis of
-  ``MᵀM = ⊗[[2,−1],[−1,1]]``; ``q`` and ``γ_shared`` are averages. The blocks are updated by one
+  ``u_or`` have normal matrices ``cI + MᵀDM`` and ``cI + F MᵀDM F`` (``c = 1`` or ``5/4``, ``D``
+  below), Kronecker products of 2×2 blocks, inverted exactly in ``O(n·2**n)`` in the eigenbasis of
+  ``MᵀDM``; ``q`` and ``γ_shared`` are averages. The blocks are updated by one
   symmetric Gauss-Seidel sweep (``γ, q, u_or`` backwards, then ``u_and, u_or, q, γ``), which makes
   the block update an exact proximal step and keeps ADMM convergent (sGS-ADMM, Li, Sun & Toh 2016);
-- over-relaxation ``1.6``, a penalty ``ρ`` per sample balanced between primal and dual residuals.
-  The caller scales every sample to ``|v(N) − v(∅)| ≈ 1``.
+- over-relaxation ``1.9``, a penalty ``ρ`` per sample balanced between primal and dual residuals.
+  The caller scales every sample to ``|v(N) − v(∅)| ≈ 1``;
+- the splittings ``z1``, ``z2`` are penalised in the metric ``D = diag(d**|T|)`` (a diagonal
+  preconditioner that keeps ``MᵀDM = ⊗[[1+d, −d], [−d, d]]`` a Kronecker product, and turns the
+  prox into a thresholding by ``1/(ρ·d**|T|)``). ``d = 1`` suits games with noise. When the noise
+  bound is nearly zero (``min_i ζ_i < 10⁻³·max_S |v_i(S) − v_i(∅)|``, e.g. ``noise=0``) the optimum
+  is dense and with ``d = 1`` the feasible point stalls (measured: 17 % above the optimum after
+  4000 iterations at ``n = 10``); ``d = ½`` weights each order by ``2**−|T|``, the inverse number of
+  entries in a row of ``M``, and reaches a 1 % gap in about 3000-4000 iterations, but is 2-4×
+  slower than ``d = 1`` on games with noise. Samples of both kinds share a batch.
 
 Every step is a fast transform or an element-wise operation on the whole batch — never a dense
 ``2**n × 2**n`` matrix — and the same code runs on CPU or GPU tensors.
@@ -37,7 +45,10 @@ multipliers ``λ_i`` of ``u_and_i + u_or_i − q_i = v_i`` and ``μ_i`` of the `
 duality, the lower bound ``D = Σ_i ⟨λ_i, v_i⟩ − ζ_i‖λ_i‖₁ − β_i‖μ_i‖₁`` once they are made dual
 feasible: ``Σ_i μ_i = 0``, ``Σ_S λ_i = Σ_S μ_i = 0`` and ``f°(Zᵀ(λ + μ/2)[T]) ≤ 1``,
 ``f°(Zᵀ F(λ − μ/2)[T]) ≤ 1`` for every ``T ≠ ∅`` (``Z = M⁻¹``, ``f°`` the dual norm of ``f``) — by
-centring and scaling (:func:`dual_bound`). A sample stops when ``P − D ≤ tol · P``; its best feasible
+centring and scaling (:func:`dual_bound`). With ``d < 1`` the multipliers ``y1 = ρD w1``,
+``y2 = ρD w2`` of the splittings give better guesses: they lie in ``∂f`` by construction of the
+prox, and stationarity in ``u_and``, ``u_or`` reads ``λ + μ/2 = ±Mᵀy1``, ``λ − μ/2 = ±F Mᵀy2``.
+A sample stops when ``P − D ≤ tol · P``; its best feasible
 point and best bound are kept, so the reported gap is certified whatever happens afterwards.
 """
 
@@ -52,8 +63,10 @@ import torch
 from ..sets import orders
 from ..transforms import kron_apply, mobius, mobius_t, zeta_t
 
-_G = np.array([[2.0, -1.0], [-1.0, 1.0]])  # one factor of MᵀM
-_G_EIG, _G_VEC = np.linalg.eigh(_G)
+#: metric ``d`` of the interaction splittings for (nearly) noise-free samples (module doc)
+NOISE_FREE_METRIC = 0.5
+#: a sample is nearly noise-free when ``min_i ζ_i / max_S |v_i(S) − v_i(∅)|`` is below this
+NOISE_FREE_BELOW = 1e-3
 
 
 @dataclass
@@ -70,16 +83,44 @@ class Solution:
 
 
 class _NormalInverse:
-    """``(cI + MᵀM)⁻¹`` applied in the eigenbasis of ``MᵀM = ⊗G``: two Kronecker passes and a division."""
+    """``(cI + MᵀDM)⁻¹`` per sample, ``D = diag(d**|T|)``, in the eigenbasis of ``MᵀDM = ⊗[[1+d, −d], [−d, d]]``.
 
-    def __init__(self, n: int, c: float, like: torch.Tensor):
+    Samples with the same metric ``d`` form a group that two Kronecker passes and a division solve
+    together; :meth:`keep` follows the batch as samples finish.
+    """
+
+    def __init__(self, n: int, c: float, metric: torch.Tensor, like: torch.Tensor):
         o = torch.as_tensor(orders(n), device=like.device, dtype=like.dtype)
         self.n = n
-        self.denominator = c + float(_G_EIG[0]) ** (n - o) * float(_G_EIG[1]) ** o
+        values, self.group = torch.unique(metric, return_inverse=True)
+        self.parts = []
+        for d in values.tolist():
+            eig, vec = np.linalg.eigh(np.array([[1.0 + d, -d], [-d, d]]))
+            self.parts.append((vec, c + float(eig[0]) ** (n - o) * float(eig[1]) ** o))
+        self._index()
+
+    def _index(self) -> None:
+        self.index = [torch.nonzero(self.group == k).flatten() for k in range(len(self.parts))]
+        used = [k for k, idx in enumerate(self.index) if idx.numel()]
+        self.only = used[0] if len(used) == 1 else None
+
+    def keep(self, mask: torch.Tensor) -> None:
+        """Drop the samples where ``mask`` is false."""
+        self.group = self.group[mask]
+        self._index()
+
+    def _apply(self, k: int, x: torch.Tensor) -> torch.Tensor:
+        vec, denominator = self.parts[k]
+        return kron_apply(kron_apply(x, self.n, vec.T) / denominator, self.n, vec)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        y = kron_apply(x, self.n, _G_VEC.T) / self.denominator
-        return kron_apply(y, self.n, _G_VEC)
+        if self.only is not None:
+            return self._apply(self.only, x)
+        out = torch.empty_like(x)
+        for k, idx in enumerate(self.index):
+            if idx.numel():
+                out[:, idx] = self._apply(k, x[:, idx])
+        return out
 
 
 def _flip(x: torch.Tensor) -> torch.Tensor:
@@ -168,6 +209,21 @@ def dual_bound(
     return torch.clamp(value / torch.clamp(scale, min=1.0), min=0.0)
 
 
+def _best_bound(
+    lam: torch.Tensor,
+    mu: torch.Tensor | None,
+    v: torch.Tensor,
+    zeta: torch.Tensor,
+    beta: torch.Tensor | None,
+    n: int,
+    alpha: float,
+) -> torch.Tensor:
+    """:func:`dual_bound` of ``(λ, μ)`` and of ``(−λ, −μ)``, whichever is larger (the signs depend on the splitting)."""
+    return torch.maximum(
+        *(dual_bound(s * lam, None if mu is None else s * mu, v, zeta, beta, n, alpha) for s in (1, -1))
+    )
+
+
 def feasible(
     u_and: torch.Tensor, q: torch.Tensor, v: torch.Tensor, beta: torch.Tensor | None, centre: torch.Tensor | None
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -201,6 +257,7 @@ def solve(
     check: int = 25,
     progress: Any = None,
     dtype: torch.dtype | None = None,
+    metric: float | None = None,
 ) -> Solution:
     """Solve the problem of the module doc for ``v`` ``(m, B, 2**n)``, ``zeta`` and ``beta`` ``(m, B)``.
 
@@ -210,7 +267,8 @@ def solve(
     best certified point per sample; ``progress``, if given, is called with the number of samples
     that converged at each check. ``dtype`` (default: that of ``v``) is the precision of the
     iterations, e.g. ``torch.float32``; feasible points, objectives and bounds are always computed
-    in the precision of ``v``, so the certificate does not depend on it.
+    in the precision of ``v``, so the certificate does not depend on it. ``metric`` fixes ``d`` for
+    every sample (default: ``1``, or :data:`NOISE_FREE_METRIC` for nearly noise-free samples).
     """
     m, batch, size = v.shape
     boxed = beta is not None and m > 1
@@ -218,7 +276,6 @@ def solve(
         beta = None
     c = 1.25 if boxed else 1.0
     dtype = v.dtype if dtype is None else dtype
-    inverse = _NormalInverse(n, c, v.to(dtype))
     best_u = v / 2
     best_q = torch.zeros_like(v)
     best_g = torch.zeros_like(v[0]) if boxed else None
@@ -230,6 +287,13 @@ def solve(
     active = torch.nonzero(~done).flatten()
     exact = (v[:, active], zeta[:, active, None], beta[:, active, None] if boxed else None)
     vv, zz, bb = (None if t is None else t.to(dtype) for t in exact)
+    if metric is None:
+        noise_free = (exact[1][..., 0] / exact[0].abs().amax(-1).clamp(min=1e-300)).amin(0) < NOISE_FREE_BELOW
+        d = torch.where(noise_free, NOISE_FREE_METRIC, 1.0).to(dtype)
+    else:
+        d = torch.full((active.numel(),), float(metric), dtype=dtype, device=v.device)
+    inverse = _NormalInverse(n, c, d, vv)
+    dw = d[:, None] ** torch.as_tensor(orders(n), dtype=dtype, device=v.device)  # the weights d**|T|
     x1, x2, x3 = vv / 2, vv / 2, torch.zeros_like(vv)
     z1, z2, z3 = mobius(x1, n), mobius(_flip(x2), n), torch.zeros_like(vv)
     w0, w1, w2, w3 = (torch.zeros_like(vv) for _ in range(4))
@@ -240,8 +304,8 @@ def solve(
     it = 0
     while active.numel() and it < max_iter:
         it += 1
-        r1 = mobius_t(z1 - w1, n) + (vv - w0)
-        r2 = _flip(mobius_t(z2 - w2, n)) + (vv - w0)
+        r1 = mobius_t(dw * (z1 - w1), n) + (vv - w0)
+        r2 = _flip(mobius_t(dw * (z2 - w2), n)) + (vv - w0)
         r3 = (w0 - vv) + (z3 - w3)
         if boxed:
             g = ((x1 - x2) / 2 - z4 + w4).mean(0)
@@ -264,7 +328,7 @@ def solve(
         last = it % check == 0 or it == max_iter
         if last:
             z_old = (z1, z2, z3, z4)
-        z1, z2 = prox_coupled(h1 + w1, rho_b, alpha), prox_coupled(h2 + w2, rho_b, alpha)
+        z1, z2 = prox_coupled(h1 + w1, rho_b * dw, alpha), prox_coupled(h2 + w2, rho_b * dw, alpha)
         z3 = torch.maximum(torch.minimum(h3 + w3, zz), -zz)
         w0 = w0 + relax * (x1 + x2 - x3 - vv)
         w1, w2, w3 = w1 + h1 - z1, w2 + h2 - z2, w3 + h3 - z3
@@ -284,16 +348,22 @@ def solve(
         p = objective(u_and, v_ex + q - u_and, n, alpha)
         lam = (rho_b * w0).to(v.dtype)
         mu = (rho_b * w4).to(v.dtype) if boxed else None
-        d = torch.maximum(
-            *(dual_bound(s * lam, None if mu is None else s * mu, v_ex, zeta_ex, beta_ex, n, alpha) for s in (1, -1))
-        )
+        bound = _best_bound(lam, mu, v_ex, zeta_ex, beta_ex, n, alpha)
+        soft = torch.nonzero(d < 1).flatten()
+        if soft.numel():  # there the multipliers of the interaction splittings give the better bounds
+            y1 = mobius_t(dw[soft] * rho_b[soft] * w1[:, soft], n).to(v.dtype)
+            y2 = _flip(mobius_t(dw[soft] * rho_b[soft] * w2[:, soft], n)).to(v.dtype)
+            guesses = [((y1 + y2) / 2, y1 - y2)] if boxed else [(y1, None), (y2, None), ((y1 + y2) / 2, None)]
+            sub = (v_ex[:, soft], zeta_ex[:, soft], None if beta_ex is None else beta_ex[:, soft])
+            for lam_s, mu_s in guesses:
+                bound[soft] = torch.maximum(bound[soft], _best_bound(lam_s, mu_s, *sub, n, alpha))
         better = p < best_p[active]
         best_u[:, active[better]] = u_and[:, better]
         best_q[:, active[better]] = q[:, better]
         if boxed:
             best_g[active[better]] = g_feasible[better]
         best_p[active] = torch.minimum(best_p[active], p)
-        best_d[active] = torch.maximum(best_d[active], d)
+        best_d[active] = torch.maximum(best_d[active], bound)
         iterations[active] = it
         finished = best_p[active] - best_d[active] <= tol * best_p[active]
         if finished.any():
@@ -305,14 +375,17 @@ def solve(
             )
             exact = tuple(None if t is None else t[:, keep] for t in exact)
             z_old = tuple(None if t is None else t[:, keep] for t in z_old)
-            rho_b = rho_b[keep]
+            rho_b, d, dw = rho_b[keep], d[keep], dw[keep]
+            inverse.keep(keep)
             if boxed:
                 bb, z4, w4, g = bb[:, keep], z4[:, keep], w4[:, keep], g[keep]
             if progress is not None:
                 progress(int(finished.sum()))
         # residual balancing: keep the primal and dual residuals within a factor 10 of each other
-        primal_sq = _sq(x1 + x2 - x3 - vv) + _sq(mobius(x1, n) - z1) + _sq(mobius(_flip(x2), n) - z2) + _sq(x3 - z3)
-        dual_sq = _sq(mobius_t(z1 - z_old[0], n)) + _sq(mobius_t(z2 - z_old[1], n)) + _sq(z3 - z_old[2])
+        root = dw.sqrt()
+        primal_sq = _sq(x1 + x2 - x3 - vv) + _sq(root * (mobius(x1, n) - z1)) + _sq(root * (mobius(_flip(x2), n) - z2))
+        primal_sq = primal_sq + _sq(x3 - z3)
+        dual_sq = _sq(mobius_t(dw * (z1 - z_old[0]), n)) + _sq(mobius_t(dw * (z2 - z_old[1]), n)) + _sq(z3 - z_old[2])
         if boxed:
             primal_sq = primal_sq + _sq((x1 - x2) / 2 - g - z4)
             dual_sq = dual_sq + _sq(z4 - z_old[3])
