@@ -138,6 +138,11 @@ def _flush_tiny(*tensors: torch.Tensor) -> None:
         t.masked_fill_(t.abs() < torch.finfo(t.dtype).tiny ** 0.5, 0.0)
 
 
+def _weigh(dw: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
+    """``D x`` with the weights ``dw = d**|T|`` of the metric; ``None`` stands for ``d = 1`` everywhere."""
+    return x if dw is None else dw * x
+
+
 def _sq(x: torch.Tensor) -> torch.Tensor:
     """Squared norm per sample of an ``(m, B, N)`` array → ``(B,)``."""
     return (x * x).sum((0, -1))
@@ -299,7 +304,13 @@ def solve(
     else:
         d = torch.full((active.numel(),), float(metric), dtype=dtype, device=v.device)
     inverse = _NormalInverse(n, c, d, vv)
-    dw = d[:, None] ** torch.as_tensor(orders(n), dtype=dtype, device=v.device)  # the weights d**|T|
+    o = torch.as_tensor(orders(n), dtype=dtype, device=v.device)
+
+    def weights(d: torch.Tensor) -> torch.Tensor | None:
+        """The weights ``d**|T|`` per sample; ``None`` when every ``d`` is 1 (nothing to multiply)."""
+        return None if bool((d == 1).all()) else d[:, None] ** o
+
+    dw = weights(d)
     x1, x2, x3 = vv / 2, vv / 2, torch.zeros_like(vv)
     z1, z2, z3 = mobius(x1, n), mobius(_flip(x2), n), torch.zeros_like(vv)
     w0, w1, w2, w3 = (torch.zeros_like(vv) for _ in range(4))
@@ -307,11 +318,12 @@ def solve(
     if boxed:
         g, z4, w4 = torch.zeros_like(vv[0]), torch.zeros_like(vv), torch.zeros_like(vv)
     rho_b = torch.full((active.numel(), 1), float(rho), dtype=dtype, device=v.device)
+    penalty = _weigh(dw, rho_b)  # ρ·d**|T|, the thresholds of the prox are its inverse
     it = 0
     while active.numel() and it < max_iter:
         it += 1
-        r1 = mobius_t(dw * (z1 - w1), n) + (vv - w0)
-        r2 = _flip(mobius_t(dw * (z2 - w2), n)) + (vv - w0)
+        r1 = mobius_t(_weigh(dw, z1 - w1), n) + (vv - w0)
+        r2 = _flip(mobius_t(_weigh(dw, z2 - w2), n)) + (vv - w0)
         r3 = (w0 - vv) + (z3 - w3)
         if boxed:
             g = ((x1 - x2) / 2 - z4 + w4).mean(0)
@@ -334,7 +346,7 @@ def solve(
         last = it % check == 0 or it == max_iter
         if last:
             z_old = (z1, z2, z3, z4)
-        z1, z2 = prox_coupled(h1 + w1, rho_b * dw, alpha), prox_coupled(h2 + w2, rho_b * dw, alpha)
+        z1, z2 = prox_coupled(h1 + w1, penalty, alpha), prox_coupled(h2 + w2, penalty, alpha)
         z3 = torch.maximum(torch.minimum(h3 + w3, zz), -zz)
         w0 = w0 + relax * (x1 + x2 - x3 - vv)
         w1, w2, w3 = w1 + h1 - z1, w2 + h2 - z2, w3 + h3 - z3
@@ -357,8 +369,8 @@ def solve(
         bound = _best_bound(lam, mu, v_ex, zeta_ex, beta_ex, n, alpha)
         soft = torch.nonzero(d < 1).flatten()
         if soft.numel():  # there the multipliers of the interaction splittings give the better bounds
-            y1 = mobius_t(dw[soft] * rho_b[soft] * w1[:, soft], n).to(v.dtype)
-            y2 = _flip(mobius_t(dw[soft] * rho_b[soft] * w2[:, soft], n)).to(v.dtype)
+            y1 = mobius_t(penalty[soft] * w1[:, soft], n).to(v.dtype)
+            y2 = _flip(mobius_t(penalty[soft] * w2[:, soft], n)).to(v.dtype)
             guesses = [((y1 + y2) / 2, y1 - y2)] if boxed else [(y1, None), (y2, None), ((y1 + y2) / 2, None)]
             sub = (v_ex[:, soft], zeta_ex[:, soft], None if beta_ex is None else beta_ex[:, soft])
             for lam_s, mu_s in guesses:
@@ -381,17 +393,19 @@ def solve(
             )
             exact = tuple(None if t is None else t[:, keep] for t in exact)
             z_old = tuple(None if t is None else t[:, keep] for t in z_old)
-            rho_b, d, dw = rho_b[keep], d[keep], dw[keep]
+            rho_b, d = rho_b[keep], d[keep]
+            dw = weights(d)
             inverse.keep(keep)
             if boxed:
                 bb, z4, w4, g = bb[:, keep], z4[:, keep], w4[:, keep], g[keep]
             if progress is not None:
                 progress(int(finished.sum()))
         # residual balancing: keep the primal and dual residuals within a factor 10 of each other
-        root = dw.sqrt()
-        primal_sq = _sq(x1 + x2 - x3 - vv) + _sq(root * (mobius(x1, n) - z1)) + _sq(root * (mobius(_flip(x2), n) - z2))
-        primal_sq = primal_sq + _sq(x3 - z3)
-        dual_sq = _sq(mobius_t(dw * (z1 - z_old[0]), n)) + _sq(mobius_t(dw * (z2 - z_old[1]), n)) + _sq(z3 - z_old[2])
+        root = None if dw is None else dw.sqrt()
+        primal_sq = _sq(x1 + x2 - x3 - vv) + _sq(_weigh(root, mobius(x1, n) - z1))
+        primal_sq = primal_sq + _sq(_weigh(root, mobius(_flip(x2), n) - z2)) + _sq(x3 - z3)
+        dual_sq = _sq(mobius_t(_weigh(dw, z1 - z_old[0]), n)) + _sq(mobius_t(_weigh(dw, z2 - z_old[1]), n))
+        dual_sq = dual_sq + _sq(z3 - z_old[2])
         if boxed:
             primal_sq = primal_sq + _sq((x1 - x2) / 2 - g - z4)
             dual_sq = dual_sq + _sq(z4 - z_old[3])
@@ -399,6 +413,7 @@ def solve(
         factor = torch.where(primal_res > 10 * dual_res, 2.0, torch.where(dual_res > 10 * primal_res, 0.5, 1.0))
         factor = factor[:, None].to(dtype)
         rho_b = rho_b * factor
+        penalty = _weigh(dw, rho_b)
         w0, w1, w2, w3 = (t / factor for t in (w0, w1, w2, w3))
         if boxed:
             w4 = w4 / factor
