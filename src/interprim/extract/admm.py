@@ -85,6 +85,7 @@ class Solution:
     lower_bound: torch.Tensor
     iterations: torch.Tensor
     converged: torch.Tensor
+    dual: dict[str, torch.Tensor] | None = None
 
 
 class _NormalInverse:
@@ -254,6 +255,226 @@ def feasible(
     return half + gamma, g
 
 
+@dataclass
+class Start:
+    """An initial point in the solver's units (centred and scaled values): per model ``u_and``, ``u_or``
+    and ``noise`` ``(m, B, 2**n)``, and ``gamma_shared`` ``(B, 2**n)`` (``None``: zero).
+
+    Optional multipliers from an earlier run, ``dual`` (see :class:`Solution`), warm-start the
+    dual side too; without them the multipliers start at zero.
+    """
+
+    u_and: torch.Tensor
+    u_or: torch.Tensor
+    noise: torch.Tensor
+    gamma_shared: torch.Tensor | None = None
+    dual: dict[str, torch.Tensor] | None = None
+
+
+class _Iterates:
+    """The ADMM state of the samples still iterating (module doc, "Algorithm").
+
+    The smooth block ``x1 = u_and``, ``x2 = u_or``, ``x3 = q``, ``g = γ_shared``; the splittings
+    ``z1 = M x1``, ``z2 = M F x2``, ``z3 = q`` (in the box ``ζ``), ``z4 = ½(x1 − x2) − g`` (in the
+    box ``β``); the scaled multipliers ``w0`` (of ``x1 + x2 − x3 = v``), ``w1 … w4`` (of the
+    splittings); the penalty ``rho`` ``(B, 1)``. Arrays are ``(m, B, 2**n)``; ``g`` is ``(B, 2**n)``.
+    """
+
+    NAMES = ("x1", "x2", "x3", "z1", "z2", "z3", "w0", "w1", "w2", "w3")
+    BOXED = ("z4", "w4")
+
+    def __init__(self, boxed: bool, **arrays: torch.Tensor):
+        self.boxed = boxed
+        for name, value in arrays.items():
+            setattr(self, name, value)
+
+    def names(self) -> tuple[str, ...]:
+        return self.NAMES + (self.BOXED if self.boxed else ())
+
+    def keep(self, mask: torch.Tensor) -> None:
+        """Drop the samples where ``mask`` is false."""
+        for name in self.names():
+            setattr(self, name, getattr(self, name)[:, mask])
+        self.rho = self.rho[mask]
+        if self.boxed:
+            self.g = self.g[mask]
+
+    def flush(self) -> None:
+        _flush_tiny(*(getattr(self, name) for name in self.names()), *((self.g,) if self.boxed else ()))
+
+
+def _start(
+    v: torch.Tensor, beta: torch.Tensor | None, n: int, rho: float, dw: torch.Tensor | None, start: Start | None
+) -> _Iterates:
+    """The first iterate: the fixed split ``u_and = u_or = v/2`` with zero multipliers, or ``start``.
+
+    A warm start sets the smooth block to the given point and each splitting to its value there
+    (clipped to its box), so that the first iterations move only as far as the point is from
+    optimal; given multipliers ``y`` become ``w = y / (ρ·d**|T|)``.
+    """
+    boxed = beta is not None
+    batch = v.shape[1]
+    if start is None:
+        x1, x2, x3 = v / 2, v / 2, torch.zeros_like(v)
+        g = torch.zeros_like(v[0]) if boxed else None
+    else:
+        x1, x2, x3 = (t.to(v.dtype) for t in (start.u_and, start.u_or, start.noise))
+        g = None
+        if boxed:
+            g = torch.zeros_like(v[0]) if start.gamma_shared is None else start.gamma_shared.to(v.dtype)
+    rho_b = torch.full((batch, 1), float(rho), dtype=v.dtype, device=v.device)
+    dual = None if start is None else start.dual
+    if dual is not None:
+        rho_b = dual["rho"].to(v.dtype).reshape(batch, 1)
+    penalty = _weigh(dw, rho_b)
+    s = _Iterates(
+        boxed,
+        x1=x1,
+        x2=x2,
+        x3=x3,
+        z1=mobius(x1, n),
+        z2=mobius(_flip(x2), n),
+        z3=x3.clone(),
+        rho=rho_b,
+    )
+    zero = torch.zeros_like(v)
+    s.w0, s.w1, s.w2, s.w3 = zero, zero.clone(), zero.clone(), zero.clone()
+    if boxed:
+        s.g, s.z4, s.w4 = g, (x1 - x2) / 2 - g, zero.clone()
+    if dual is not None:
+        s.w0 = dual["y0"].to(v.dtype) / rho_b
+        s.w1 = dual["y1"].to(v.dtype) / penalty
+        s.w2 = dual["y2"].to(v.dtype) / penalty
+        s.w3 = dual["y3"].to(v.dtype) / rho_b
+        if boxed:
+            s.w4 = dual["y4"].to(v.dtype) / rho_b
+    return s
+
+
+def _smooth_step(s: _Iterates, v: torch.Tensor, inverse: _NormalInverse, dw: torch.Tensor | None, n: int) -> None:
+    """Minimise the augmented Lagrangian over ``(x1, x2, x3, g)`` by one symmetric Gauss-Seidel sweep.
+
+    With ``r1 = MᵀD(z1 − w1) + v − w0`` and ``r2 = F MᵀD(z2 − w2) + v − w0`` the stationarity
+    conditions read (module doc, "Algorithm")::
+
+        (cI + MᵀDM) x1 = r1 − (1 − ¼[boxed]) x2 + x3 + ½ e·[boxed]
+        F(cI + MᵀDM)F x2 = r2 − (1 − ¼[boxed]) x1 + x3 − ½ e·[boxed]
+        2 x3 = (w0 − v) + (z3 − w3) + x1 + x2
+        g = mean_i(½(x1 − x2) − z4 + w4)
+
+    with ``e = g + z4 − w4``: the box splitting ``z4 = ½(x1 − x2) − g`` adds ``¼ x1`` to the
+    ``x1`` equation (so ``c = 1 + ¼``) and ``−¼ x2`` to the coupling (hence ``1 − ¼ = 0.75``).
+    The sweep goes ``g, x3, x2`` backwards, then ``x1, x2, x3, g`` forwards.
+    """
+    r1 = mobius_t(_weigh(dw, s.z1 - s.w1), n) + (v - s.w0)
+    r2 = _flip(mobius_t(_weigh(dw, s.z2 - s.w2), n)) + (v - s.w0)
+    r3 = (s.w0 - v) + (s.z3 - s.w3)
+    if s.boxed:
+        s.g = ((s.x1 - s.x2) / 2 - s.z4 + s.w4).mean(0)
+        e = s.g + s.z4 - s.w4
+        s.x3 = (r3 + s.x1 + s.x2) / 2
+        s.x2 = _flip(inverse(_flip(r2 - 0.75 * s.x1 + s.x3 - e / 2)))
+        s.x1 = inverse(r1 - 0.75 * s.x2 + s.x3 + e / 2)
+        s.x2 = _flip(inverse(_flip(r2 - 0.75 * s.x1 + s.x3 - e / 2)))
+        s.x3 = (r3 + s.x1 + s.x2) / 2
+        s.g = ((s.x1 - s.x2) / 2 - s.z4 + s.w4).mean(0)
+    else:
+        s.x3 = (r3 + s.x1 + s.x2) / 2
+        s.x2 = _flip(inverse(_flip(r2 - s.x1 + s.x3)))
+        s.x1 = inverse(r1 - s.x2 + s.x3)
+        s.x2 = _flip(inverse(_flip(r2 - s.x1 + s.x3)))
+        s.x3 = (r3 + s.x1 + s.x2) / 2
+
+
+def _splitting_step(
+    s: _Iterates,
+    v: torch.Tensor,
+    zeta: torch.Tensor,
+    beta: torch.Tensor | None,
+    penalty: torch.Tensor,
+    alpha: float,
+    relax: float,
+    n: int,
+) -> None:
+    """Over-relax the smooth block's images, take the proximal maps of the splittings and update the multipliers."""
+    h1 = relax * mobius(s.x1, n) + (1 - relax) * s.z1
+    h2 = relax * mobius(_flip(s.x2), n) + (1 - relax) * s.z2
+    h3 = relax * s.x3 + (1 - relax) * s.z3
+    s.z1, s.z2 = prox_coupled(h1 + s.w1, penalty, alpha), prox_coupled(h2 + s.w2, penalty, alpha)
+    s.z3 = torch.maximum(torch.minimum(h3 + s.w3, zeta), -zeta)
+    s.w0 = s.w0 + relax * (s.x1 + s.x2 - s.x3 - v)
+    s.w1, s.w2, s.w3 = s.w1 + h1 - s.z1, s.w2 + h2 - s.z2, s.w3 + h3 - s.z3
+    if s.boxed:
+        h4 = relax * ((s.x1 - s.x2) / 2 - s.g) + (1 - relax) * s.z4
+        s.z4 = torch.maximum(torch.minimum(h4 + s.w4, beta), -beta)
+        s.w4 = s.w4 + h4 - s.z4
+
+
+def _rebalance(
+    s: _Iterates, v: torch.Tensor, z_old: tuple[torch.Tensor | None, ...], dw: torch.Tensor | None, n: int
+) -> torch.Tensor:
+    """Residual balancing: double ``ρ`` where the primal residual exceeds 10× the dual one, halve it in
+    the opposite case (rescaling the multipliers ``w`` so that ``ρ·w`` is unchanged). Returns the factor."""
+    root = None if dw is None else dw.sqrt()
+    primal_sq = _sq(s.x1 + s.x2 - s.x3 - v) + _sq(_weigh(root, mobius(s.x1, n) - s.z1))
+    primal_sq = primal_sq + _sq(_weigh(root, mobius(_flip(s.x2), n) - s.z2)) + _sq(s.x3 - s.z3)
+    dual_sq = _sq(mobius_t(_weigh(dw, s.z1 - z_old[0]), n)) + _sq(mobius_t(_weigh(dw, s.z2 - z_old[1]), n))
+    dual_sq = dual_sq + _sq(s.z3 - z_old[2])
+    if s.boxed:
+        primal_sq = primal_sq + _sq((s.x1 - s.x2) / 2 - s.g - s.z4)
+        dual_sq = dual_sq + _sq(s.z4 - z_old[3])
+    primal_res, dual_res = torch.sqrt(primal_sq), s.rho[:, 0] * torch.sqrt(dual_sq)
+    factor = torch.where(primal_res > 10 * dual_res, 2.0, torch.where(dual_res > 10 * primal_res, 0.5, 1.0))
+    factor = factor[:, None].to(s.rho.dtype)
+    s.rho = s.rho * factor
+    for name in ("w0", "w1", "w2", "w3") + (("w4",) if s.boxed else ()):
+        setattr(s, name, getattr(s, name) / factor)
+    return factor
+
+
+def _certify(
+    s: _Iterates,
+    v: torch.Tensor,
+    zeta: torch.Tensor,
+    beta: torch.Tensor | None,
+    penalty: torch.Tensor,
+    d: torch.Tensor,
+    alpha: float,
+    n: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor]:
+    """A feasible point, its objective and a dual bound, in the precision of ``v`` (module doc, "Certificate").
+
+    ``v`` ``(m, B, 2**n)``, ``zeta`` and ``beta`` ``(m, B)``. Returns ``(u_and, q, γ_shared, P, D)``.
+    """
+    dtype = v.dtype
+    q = torch.minimum(torch.maximum(s.z3.to(dtype), -zeta[..., None]), zeta[..., None])
+    u_and, g = feasible(s.x1.to(dtype), q, v, beta, s.g.to(dtype) if s.boxed else None)
+    p = objective(u_and, v + q - u_and, n, alpha)
+    lam = (s.rho * s.w0).to(dtype)
+    mu = (s.rho * s.w4).to(dtype) if s.boxed else None
+    bound = _best_bound(lam, mu, v, zeta, beta, n, alpha)
+    soft = torch.nonzero(d < 1).flatten()
+    if soft.numel():  # there the multipliers of the interaction splittings give the better bounds
+        y1 = mobius_t(penalty[soft] * s.w1[:, soft], n).to(dtype)
+        y2 = _flip(mobius_t(penalty[soft] * s.w2[:, soft], n)).to(dtype)
+        guesses = [((y1 + y2) / 2, y1 - y2)] if s.boxed else [(y1, None), (y2, None), ((y1 + y2) / 2, None)]
+        sub = (v[:, soft], zeta[:, soft], None if beta is None else beta[:, soft])
+        for lam_s, mu_s in guesses:
+            bound[soft] = torch.maximum(bound[soft], _best_bound(lam_s, mu_s, *sub, n, alpha))
+    return u_and, q, g, p, bound
+
+
+def _flat_games(v: torch.Tensor, zeta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Samples whose optimum is zero, and the constant ``c`` that solves them (``(m, B)``).
+
+    When every model's values lie within ``±ζ_i`` of a constant ``c_i`` (``max − min ≤ 2ζ_i``), the
+    noise ``q_i = c_i − v_i`` flattens the game and the split ``u_and = u_or = c/2`` has no
+    interaction at all: objective 0, the optimum.
+    """
+    top, low = v.amax(-1), v.amin(-1)
+    return ((top - low) / 2 <= zeta).all(0), (top + low) / 2
+
+
 def solve(
     v: torch.Tensor,
     zeta: torch.Tensor,
@@ -268,42 +489,66 @@ def solve(
     progress: Any = None,
     dtype: torch.dtype | None = None,
     metric: float | None = None,
+    atol: torch.Tensor | float = 0.0,
+    start: Start | None = None,
 ) -> Solution:
     """Solve the problem of the module doc for ``v`` ``(m, B, 2**n)``, ``zeta`` and ``beta`` ``(m, B)``.
 
     ``v`` must already be centred and scaled (``v[..., 0] == 0``, ``|v[..., -1]|`` of order 1): the
     callers (:func:`interprim.sparse_and_or`, :func:`interprim.generalizable_and_or`) do that.
-    ``beta=None`` drops the ``γ`` boxes (the sparse method, or unbounded specific parts). Returns the
-    best certified point per sample; ``progress``, if given, is called with the number of samples
-    that converged at each check. ``dtype`` (default: that of ``v``) is the precision of the
-    iterations, e.g. ``torch.float32``; feasible points, objectives and bounds are always computed
-    in the precision of ``v``, so the certificate does not depend on it. ``metric`` fixes ``d`` for
-    every sample (default: ``1``, or :data:`NOISE_FREE_METRIC` for nearly noise-free samples).
+    ``beta=None`` drops the ``γ`` boxes (the sparse method, or unbounded specific parts). A sample
+    stops when its certified gap ``P − D`` is at most ``tol·P`` or ``atol`` (a number or one per
+    sample), or at once when its optimum is zero (:func:`_flat_games`). Returns the best certified
+    point per sample; ``progress``, if given, is called with the number of samples that finished at
+    each check. ``dtype`` (default: that of ``v``) is the precision of the iterations, e.g.
+    ``torch.float32``; feasible points, objectives and bounds are always computed in the precision
+    of ``v``, so the certificate does not depend on it. ``metric`` fixes ``d`` for every sample
+    (default: ``1``, or :data:`NOISE_FREE_METRIC` for nearly noise-free samples). ``start`` is a
+    warm start (:class:`Start`).
     """
     m, batch, size = v.shape
     boxed = beta is not None and m > 1
     if not boxed:
         beta = None
-    c = 1.25 if boxed else 1.0
     dtype = v.dtype if dtype is None else dtype
-    best_u = v / 2
-    best_q = torch.zeros_like(v)
+    atol = torch.broadcast_to(torch.as_tensor(atol, dtype=v.dtype, device=v.device), (batch,))
+
+    # the best certified point so far: the fixed split, or the start when it is better
+    best_u, best_q = v / 2, torch.zeros_like(v)
     best_g = torch.zeros_like(v[0]) if boxed else None
     best_p = objective(best_u, v - best_u, n, alpha)
+    if start is not None:
+        q0 = torch.minimum(torch.maximum(start.noise, -zeta[..., None]), zeta[..., None])
+        u0, g0 = feasible(start.u_and, q0, v, beta, start.gamma_shared if boxed else None)
+        p0 = objective(u0, v + q0 - u0, n, alpha)
+        better = p0 < best_p
+        best_u[:, better], best_q[:, better], best_p[better] = u0[:, better], q0[:, better], p0[better]
+        if boxed:
+            best_g[better] = g0[better]
     best_d = torch.zeros(batch, dtype=v.dtype, device=v.device)
+    flat, level = _flat_games(v, zeta)
+    best_u[:, flat] = level[:, flat, None] / 2
+    best_q[:, flat] = level[:, flat, None] - v[:, flat]
+    best_p[flat] = 0.0
+    if boxed:
+        best_g[flat] = 0.0
     iterations = torch.zeros(batch, dtype=torch.int64, device=v.device)
-    done = best_p <= 0  # a game with no interaction at all is solved by the fixed split
+    done = (best_p <= 0) | (best_p <= atol)
+    if progress is not None and bool(done.any()):
+        progress(int(done.sum()))
 
     active = torch.nonzero(~done).flatten()
-    exact = (v[:, active], zeta[:, active, None], beta[:, active, None] if boxed else None)
+    exact = (v[:, active], zeta[:, active], beta[:, active] if boxed else None)
     vv, zz, bb = (None if t is None else t.to(dtype) for t in exact)
+    zz = zz[..., None]
+    bb = None if bb is None else bb[..., None]
     if metric is None:
         peak = exact[0].abs().amax(-1)
-        noise_free = ((exact[1][..., 0] < NOISE_FREE_BELOW * peak) & (peak <= NOISE_FREE_PEAK)).any(0)
+        noise_free = ((exact[1] < NOISE_FREE_BELOW * peak) & (peak <= NOISE_FREE_PEAK)).any(0)
         d = torch.where(noise_free, NOISE_FREE_METRIC, 1.0).to(dtype)
     else:
         d = torch.full((active.numel(),), float(metric), dtype=dtype, device=v.device)
-    inverse = _NormalInverse(n, c, d, vv)
+    inverse = _NormalInverse(n, 1.25 if boxed else 1.0, d, vv)
     o = torch.as_tensor(orders(n), dtype=dtype, device=v.device)
 
     def weights(d: torch.Tensor) -> torch.Tensor | None:
@@ -311,70 +556,22 @@ def solve(
         return None if bool((d == 1).all()) else d[:, None] ** o
 
     dw = weights(d)
-    x1, x2, x3 = vv / 2, vv / 2, torch.zeros_like(vv)
-    z1, z2, z3 = mobius(x1, n), mobius(_flip(x2), n), torch.zeros_like(vv)
-    w0, w1, w2, w3 = (torch.zeros_like(vv) for _ in range(4))
-    g = z4 = w4 = None
-    if boxed:
-        g, z4, w4 = torch.zeros_like(vv[0]), torch.zeros_like(vv), torch.zeros_like(vv)
-    rho_b = torch.full((active.numel(), 1), float(rho), dtype=dtype, device=v.device)
-    penalty = _weigh(dw, rho_b)  # ρ·d**|T|, the thresholds of the prox are its inverse
+    s = _start(vv, bb, n, rho, dw, None if start is None else _select(start, active, dtype))
+    penalty = _weigh(dw, s.rho)  # ρ·d**|T|, the thresholds of the prox are its inverse
+    dual = _empty_dual(v, boxed, rho)
     it = 0
     while active.numel() and it < max_iter:
         it += 1
-        r1 = mobius_t(_weigh(dw, z1 - w1), n) + (vv - w0)
-        r2 = _flip(mobius_t(_weigh(dw, z2 - w2), n)) + (vv - w0)
-        r3 = (w0 - vv) + (z3 - w3)
-        if boxed:
-            g = ((x1 - x2) / 2 - z4 + w4).mean(0)
-            e = g + z4 - w4
-            x3 = (r3 + x1 + x2) / 2
-            x2 = _flip(inverse(_flip(r2 - 0.75 * x1 + x3 - e / 2)))
-            x1 = inverse(r1 - 0.75 * x2 + x3 + e / 2)
-            x2 = _flip(inverse(_flip(r2 - 0.75 * x1 + x3 - e / 2)))
-            x3 = (r3 + x1 + x2) / 2
-            g = ((x1 - x2) / 2 - z4 + w4).mean(0)
-        else:
-            x3 = (r3 + x1 + x2) / 2
-            x2 = _flip(inverse(_flip(r2 - x1 + x3)))
-            x1 = inverse(r1 - x2 + x3)
-            x2 = _flip(inverse(_flip(r2 - x1 + x3)))
-            x3 = (r3 + x1 + x2) / 2
-        h1 = relax * mobius(x1, n) + (1 - relax) * z1
-        h2 = relax * mobius(_flip(x2), n) + (1 - relax) * z2
-        h3 = relax * x3 + (1 - relax) * z3
+        _smooth_step(s, vv, inverse, dw, n)
         last = it % check == 0 or it == max_iter
         if last:
-            z_old = (z1, z2, z3, z4)
-        z1, z2 = prox_coupled(h1 + w1, penalty, alpha), prox_coupled(h2 + w2, penalty, alpha)
-        z3 = torch.maximum(torch.minimum(h3 + w3, zz), -zz)
-        w0 = w0 + relax * (x1 + x2 - x3 - vv)
-        w1, w2, w3 = w1 + h1 - z1, w2 + h2 - z2, w3 + h3 - z3
-        if boxed:
-            h4 = relax * ((x1 - x2) / 2 - g) + (1 - relax) * z4
-            z4 = torch.maximum(torch.minimum(h4 + w4, bb), -bb)
-            w4 = w4 + h4 - z4
+            z_old = (s.z1, s.z2, s.z3, s.z4 if boxed else None)
+        _splitting_step(s, vv, zz, bb, penalty, alpha, relax, n)
         if not last:
             continue
         # entries that decay geometrically to zero would become subnormal and slow every operation
-        _flush_tiny(x1, x2, x3, z1, z2, z3, w0, w1, w2, w3, *((g, z4, w4) if boxed else ()))
-
-        # the certificate, in the precision of v: a feasible point and its objective, and the dual bound
-        v_ex, zeta_ex, beta_ex = exact[0], exact[1][..., 0], None if exact[2] is None else exact[2][..., 0]
-        q = torch.minimum(torch.maximum(z3.to(v.dtype), -exact[1]), exact[1])
-        u_and, g_feasible = feasible(x1.to(v.dtype), q, v_ex, beta_ex, None if g is None else g.to(v.dtype))
-        p = objective(u_and, v_ex + q - u_and, n, alpha)
-        lam = (rho_b * w0).to(v.dtype)
-        mu = (rho_b * w4).to(v.dtype) if boxed else None
-        bound = _best_bound(lam, mu, v_ex, zeta_ex, beta_ex, n, alpha)
-        soft = torch.nonzero(d < 1).flatten()
-        if soft.numel():  # there the multipliers of the interaction splittings give the better bounds
-            y1 = mobius_t(penalty[soft] * w1[:, soft], n).to(v.dtype)
-            y2 = _flip(mobius_t(penalty[soft] * w2[:, soft], n)).to(v.dtype)
-            guesses = [((y1 + y2) / 2, y1 - y2)] if boxed else [(y1, None), (y2, None), ((y1 + y2) / 2, None)]
-            sub = (v_ex[:, soft], zeta_ex[:, soft], None if beta_ex is None else beta_ex[:, soft])
-            for lam_s, mu_s in guesses:
-                bound[soft] = torch.maximum(bound[soft], _best_bound(lam_s, mu_s, *sub, n, alpha))
+        s.flush()
+        u_and, q, g_feasible, p, bound = _certify(s, *exact, penalty, d, alpha, n)
         better = p < best_p[active]
         best_u[:, active[better]] = u_and[:, better]
         best_q[:, active[better]] = q[:, better]
@@ -383,38 +580,52 @@ def solve(
         best_p[active] = torch.minimum(best_p[active], p)
         best_d[active] = torch.maximum(best_d[active], bound)
         iterations[active] = it
-        finished = best_p[active] - best_d[active] <= tol * best_p[active]
+        _record_dual(dual, s, penalty, active)
+        gap = best_p[active] - best_d[active]
+        finished = (gap <= tol * best_p[active]) | (gap <= atol[active])
         if finished.any():
             done[active[finished]] = True
             keep = ~finished
             active = active[keep]
-            vv, zz, x1, x2, x3, z1, z2, z3, w0, w1, w2, w3 = (
-                t[:, keep] for t in (vv, zz, x1, x2, x3, z1, z2, z3, w0, w1, w2, w3)
-            )
+            s.keep(keep)
+            vv, zz, d = vv[:, keep], zz[:, keep], d[keep]
+            bb = None if bb is None else bb[:, keep]
             exact = tuple(None if t is None else t[:, keep] for t in exact)
             z_old = tuple(None if t is None else t[:, keep] for t in z_old)
-            rho_b, d = rho_b[keep], d[keep]
             dw = weights(d)
             inverse.keep(keep)
-            if boxed:
-                bb, z4, w4, g = bb[:, keep], z4[:, keep], w4[:, keep], g[keep]
             if progress is not None:
                 progress(int(finished.sum()))
-        # residual balancing: keep the primal and dual residuals within a factor 10 of each other
-        root = None if dw is None else dw.sqrt()
-        primal_sq = _sq(x1 + x2 - x3 - vv) + _sq(_weigh(root, mobius(x1, n) - z1))
-        primal_sq = primal_sq + _sq(_weigh(root, mobius(_flip(x2), n) - z2)) + _sq(x3 - z3)
-        dual_sq = _sq(mobius_t(_weigh(dw, z1 - z_old[0]), n)) + _sq(mobius_t(_weigh(dw, z2 - z_old[1]), n))
-        dual_sq = dual_sq + _sq(z3 - z_old[2])
-        if boxed:
-            primal_sq = primal_sq + _sq((x1 - x2) / 2 - g - z4)
-            dual_sq = dual_sq + _sq(z4 - z_old[3])
-        primal_res, dual_res = torch.sqrt(primal_sq), rho_b[:, 0] * torch.sqrt(dual_sq)
-        factor = torch.where(primal_res > 10 * dual_res, 2.0, torch.where(dual_res > 10 * primal_res, 0.5, 1.0))
-        factor = factor[:, None].to(dtype)
-        rho_b = rho_b * factor
-        penalty = _weigh(dw, rho_b)
-        w0, w1, w2, w3 = (t / factor for t in (w0, w1, w2, w3))
-        if boxed:
-            w4 = w4 / factor
-    return Solution(best_u, best_q, best_g, best_p, torch.minimum(best_d, best_p), iterations, done)
+        _rebalance(s, vv, z_old, dw, n)
+        penalty = _weigh(dw, s.rho)
+    return Solution(best_u, best_q, best_g, best_p, torch.minimum(best_d, best_p), iterations, done, dual)
+
+
+def _empty_dual(v: torch.Tensor, boxed: bool, rho: float) -> dict[str, torch.Tensor]:
+    """Zero multipliers ``y0 … y3`` (and ``y4`` with boxes) of shape ``(m, B, 2**n)`` and the penalty ``rho`` ``(B,)``."""
+    names = ("y0", "y1", "y2", "y3") + (("y4",) if boxed else ())
+    out = {name: torch.zeros_like(v) for name in names}
+    out["rho"] = torch.full(v.shape[1:2], float(rho), dtype=v.dtype, device=v.device)
+    return out
+
+
+def _record_dual(dual: dict[str, torch.Tensor], s: _Iterates, penalty: torch.Tensor, active: torch.Tensor) -> None:
+    """Store the unscaled multipliers ``y = ρ·D·w`` of the active samples (what a warm start resumes from)."""
+    rho = s.rho
+    dual["y0"][:, active] = (rho * s.w0).to(dual["y0"].dtype)
+    dual["y1"][:, active] = (penalty * s.w1).to(dual["y1"].dtype)
+    dual["y2"][:, active] = (penalty * s.w2).to(dual["y2"].dtype)
+    dual["y3"][:, active] = (rho * s.w3).to(dual["y3"].dtype)
+    if s.boxed:
+        dual["y4"][:, active] = (rho * s.w4).to(dual["y4"].dtype)
+    dual["rho"][active] = rho[:, 0].to(dual["rho"].dtype)
+
+
+def _select(start: Start, index: torch.Tensor, dtype: torch.dtype) -> Start:
+    """The samples ``index`` of a start, in ``dtype``."""
+    pick = lambda t: None if t is None else t[:, index].to(dtype)  # noqa: E731
+    dual = None
+    if start.dual is not None:
+        dual = {k: (t[index] if k == "rho" else pick(t)) for k, t in start.dual.items() if t is not None}
+    g = None if start.gamma_shared is None else start.gamma_shared[index].to(dtype)
+    return Start(pick(start.u_and), pick(start.u_or), pick(start.noise), g, dual)
