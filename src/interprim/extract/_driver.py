@@ -9,6 +9,7 @@ to a point that satisfies the bounds exactly.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .._array import to_numpy
+from .._array import is_torch, same_kind, to_numpy
+from ..interactions import Interactions
+from ..transforms import split_interactions
 from . import admm, lp, sgd
 
 SOLVERS = ("admm", "lp", "sgd")
@@ -24,6 +27,14 @@ SOLVERS = ("admm", "lp", "sgd")
 FLOAT64_BELOW = 1e-3
 #: learning rate of the published procedure on images (Li & Zhang's release; 1e-7 to 1e-6 for text)
 SGD_LR = 1e-5
+#: the largest problem the exact LP takes: ``m·3**n`` (the non-zeros of its constraints) at most ``3**12``
+LP_MAX_SIZE = 3**12
+#: default absolute tolerance of the ADMM, as a fraction of each sample's scale ``mean_i |v_i(N) − v_i(∅)|``
+ATOL = 1e-9
+
+
+class ConvergenceWarning(UserWarning):
+    """Some samples reached ``max_iter`` before their certified gap reached ``tol``."""
 
 
 def check_options(solver: str, tol: float, max_iter: int, lr: float | None, dtype: Any = None) -> None:
@@ -38,6 +49,28 @@ def check_options(solver: str, tol: float, max_iter: int, lr: float | None, dtyp
         raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}.")
     if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (np.isfinite(lr) and lr > 0)):
         raise ValueError(f"lr must be a finite number > 0, got {lr!r}.")
+
+
+def check_lp_size(solver: str, n: int, m: int) -> None:
+    """Refuse LPs that HiGHS cannot solve in reasonable time and memory (``m·3**n > LP_MAX_SIZE``)."""
+    if solver != "lp" or m * 3**n <= LP_MAX_SIZE:
+        return
+    largest = max(k for k in range(1, 13) if m * 3**k <= LP_MAX_SIZE)
+    raise ValueError(
+        f"solver='lp' with n={n} players and {m} model(s) builds a constraint matrix with about "
+        f"{4 * m * 3**n:,} non-zeros, beyond what HiGHS solves in minutes (it takes n ≤ {largest} here); use "
+        f"solver='admm', which certifies its gap to the optimum at any n."
+    )
+
+
+def check_atol(atol: Any) -> None:
+    """Raise ``ValueError`` unless ``atol`` is ``None`` or a finite number ``≥ 0``."""
+    if atol is None:
+        return
+    if isinstance(atol, bool) or not isinstance(atol, (int, float, np.integer, np.floating)) or not (
+        np.isfinite(atol) and atol >= 0
+    ):
+        raise ValueError(f"atol must be None or a finite absolute gap ≥ 0 (in the units of the values), got {atol!r}.")
 
 
 def relative_bounds(name: str, fraction: float, v: np.ndarray) -> np.ndarray:
@@ -79,15 +112,28 @@ def absolute_bounds(name: str, value: Any, shape: tuple[int, ...], per_model: bo
 
 @dataclass
 class Result:
-    """A solution in the caller's units: per model ``u_and``, ``noise``, ``gamma`` ``(m, B, 2**n)``, shared ``g``."""
+    """A solution in the caller's units, per model ``(m, B, 2**n)``: the interactions, the noise and
+    the split ``γ``; the shared split ``(B, 2**n)``; per sample the certified ``lower_bound``,
+    ``iterations`` and ``converged``."""
 
-    u_and: torch.Tensor
+    i_and: torch.Tensor
+    i_or: torch.Tensor
     noise: torch.Tensor
     gamma: torch.Tensor
     gamma_shared: torch.Tensor
     lower_bound: np.ndarray
     iterations: np.ndarray
     converged: np.ndarray
+
+
+@dataclass
+class Init:
+    """An initial point in the caller's units: the split ``γ`` and noise ``q`` per model ``(m, B, 2**n)``
+    (``None``: zero) and the shared split ``(B, 2**n)`` (``None``: the mean of the ``γ_i``)."""
+
+    gamma: torch.Tensor
+    noise: torch.Tensor | None = None
+    gamma_shared: torch.Tensor | None = None
 
 
 def run(
@@ -103,8 +149,17 @@ def run(
     progress: bool,
     desc: str,
     dtype: torch.dtype | None = None,
+    atol: float | None = None,
+    init: Init | None = None,
 ) -> Result:
-    """Solve for ``v`` ``(m, B, 2**n)`` float64 with bounds ``zeta``, ``beta`` ``(m, B)`` (``beta=None``: no boxes)."""
+    """Solve for ``v`` ``(m, B, 2**n)`` float64 with bounds ``zeta``, ``beta`` ``(m, B)`` (``beta=None``: no boxes).
+
+    Every solver works on the values relative to ``v(∅)``: the offset ``v(∅)`` enters only the
+    bias ``I_and(∅)``, so universal matching holds to the precision of the values whatever their
+    offset. ``atol`` (values' units; default :data:`ATOL` times the sample's scale) and ``init``
+    are described in :func:`interprim.sparse_and_or`. Samples of the ADMM that stop at
+    ``max_iter`` unconverged raise a :class:`ConvergenceWarning`.
+    """
     m, batch, _ = v.shape
     dev = v.device
     if dtype is None:  # float32 iterations are about twice as fast and reach gaps of 1e-3 as quickly
@@ -117,14 +172,16 @@ def run(
     spread = (v[..., -1] - v[..., 0]).abs().mean(0)
     fallback = (v - base).abs().amax(-1).amax(0)
     scale = torch.where(spread > 0, spread, torch.where(fallback > 0, fallback, torch.ones_like(spread)))
-    centred = (v - base) / scale[:, None]
+    centred = v - base  # exact: the subtraction of nearby floats loses nothing
+    start = _centred_start(init, centred, beta_t, m)
     lower = np.full(batch, np.nan)
     iterations = np.zeros(batch)
     converged = np.zeros(batch, dtype=bool)
     g = None
     if solver == "admm":
+        tolerance = ATOL * scale if atol is None else torch.full_like(scale, float(atol))
         sol = admm.solve(
-            centred,
+            centred / scale[:, None],
             zeta_t / scale,
             n,
             beta=None if beta_t is None else beta_t / scale,
@@ -133,15 +190,19 @@ def run(
             max_iter=max_iter,
             progress=bar.update,
             dtype=dtype,
+            atol=tolerance / scale,
+            start=None if start is None else _scaled(start, scale),
         )
-        u_and, q, g = sol.u_and, sol.noise, sol.gamma_shared
+        u_and, q = sol.u_and * scale[:, None], sol.noise * scale[:, None]
+        g = None if sol.gamma_shared is None else sol.gamma_shared * scale[:, None]
         lower = to_numpy(sol.lower_bound * scale)
         iterations, converged = to_numpy(sol.iterations).astype(np.float64), to_numpy(sol.converged)
+        _warn_unconverged(converged, to_numpy(sol.objective), to_numpy(sol.lower_bound), tol, max_iter)
     elif solver == "lp":
         parts = []
         for b in range(batch):
             sol = lp.solve_lp(
-                to_numpy(centred[:, b]),
+                to_numpy(centred[:, b] / scale[b]),
                 to_numpy(zeta_t[:, b] / scale[b]),
                 n,
                 beta=None if beta_t is None else to_numpy(beta_t[:, b] / scale[b]),
@@ -149,25 +210,30 @@ def run(
             )
             parts.append(sol)
             bar.update(1)
-        u_and = torch.as_tensor(np.stack([p.u_and for p in parts], axis=1), device=dev)
-        q = torch.as_tensor(np.stack([p.noise for p in parts], axis=1), device=dev)
+        u_and = torch.as_tensor(np.stack([p.u_and for p in parts], axis=1), device=dev) * scale[:, None]
+        q = torch.as_tensor(np.stack([p.noise for p in parts], axis=1), device=dev) * scale[:, None]
         if parts[0].gamma_shared is not None:
-            g = torch.as_tensor(np.stack([p.gamma_shared for p in parts]), device=dev)
+            g = torch.as_tensor(np.stack([p.gamma_shared for p in parts]), device=dev) * scale[:, None]
         lower = np.array([p.objective for p in parts]) * to_numpy(scale)
         converged[:] = True
-    if solver in ("admm", "lp"):  # back to the caller's units
-        u_and = u_and * scale[:, None] + base / 2
-        q = q * scale[:, None]
-        g = None if g is None else g * scale[:, None]
     else:
-        # the published procedure works on the values as they are, with its own learning rate
+        # the published procedure works on the values as they are (relative to v(∅)), with its own learning rate
         rate = SGD_LR if lr is None else lr
+        gamma0 = None if start is None else start["gamma"]
+        noise0 = None if start is None else start["noise"]
         if m == 1:
-            sol = sgd.solve_sparse_sgd(v[0], zeta_t[0], n, lr=rate, iterations=max_iter, progress=bar.update)
+            sol = sgd.solve_sparse_sgd(
+                centred[0], zeta_t[0], n, lr=rate, iterations=max_iter, progress=bar.update,
+                gamma=None if gamma0 is None else gamma0[0], noise=None if noise0 is None else noise0[0],
+            )
             u_and, q = sol.u_and[None], sol.noise[None]
         else:
             box = torch.full_like(zeta_t, float("inf")) if beta_t is None else beta_t
-            sol = sgd.solve_generalizable_sgd(v, zeta_t, box, alpha, n, lr=rate, iterations=max_iter, progress=bar.update)
+            shared0 = None if start is None else start["gamma_shared"]
+            sol = sgd.solve_generalizable_sgd(
+                centred, zeta_t, box, alpha, n, lr=rate, iterations=max_iter, progress=bar.update,
+                gamma_shared=shared0, gamma_specific=None if gamma0 is None else gamma0 - shared0, noise=noise0,
+            )
             u_and, q, g = sol.u_and, sol.noise, sol.gamma_shared
         iterations[:] = max_iter
 
@@ -175,9 +241,115 @@ def run(
     q = torch.minimum(torch.maximum(q, -zeta_t[..., None]), zeta_t[..., None])
     if g is None:
         g = torch.zeros_like(v[0])
-    u_and, g_new = admm.feasible(u_and, q, v, beta_t if m > 1 else None, g)
+    u_and, g_new = admm.feasible(u_and, q, centred, beta_t if m > 1 else None, g)
     if g_new is not None:
         g = g_new
-    gamma = u_and - (v + q) / 2
     bar.close()
-    return Result(u_and, q, gamma, g, lower, iterations, converged)
+    i_and, i_or = split_interactions(u_and, centred + q - u_and)
+    i_and[..., :1] += base  # the offset v(∅) is the bias only
+    gamma = u_and - (centred + q) / 2
+    return Result(i_and, i_or, q, gamma, g, lower, iterations, converged)
+
+
+def initial_point(init: Any, v: torch.Tensor, batch_shape: tuple[int, ...], m: int) -> Init:
+    """Read ``init`` (see :func:`interprim.sparse_and_or`) as an :class:`Init` for values ``v`` ``(m, B, 2**n)``.
+
+    Accepted: one :class:`~interprim.Interactions` (``m = 1``) or a list of them, one per model (their
+    ``gamma`` and ``noise``, and the ``gamma_shared`` of a generalizable result); or the initial ``γ``
+    as an array of the values' shape (``m = 1``), a list of ``m`` such arrays, or one array with the
+    models on the first axis.
+    """
+    shape = (*batch_shape, v.shape[-1])
+    items = list(init) if isinstance(init, (list, tuple)) else [init] if m == 1 else None
+    if items is None and (is_torch(init) or isinstance(init, np.ndarray)) and tuple(init.shape) == (m, *shape):
+        items = list(init)
+    if items is None or len(items) != m:
+        raise ValueError(
+            f"init must be {'an Interactions or an array of γ' if m == 1 else f'{m} Interactions or {m} arrays of γ'}"
+            f" of the values' batch shape {batch_shape} with 2**n = {shape[-1]} entries, got {type(init).__name__}."
+        )
+    gammas, noises, shared = [], [], None
+    for i, item in enumerate(items):
+        if isinstance(item, Interactions):
+            gamma, noise = item.gamma, item.noise
+            if shared is None and isinstance(item.meta.get("gamma_shared"), (np.ndarray, torch.Tensor)):
+                shared = item.meta["gamma_shared"]
+        else:
+            gamma, noise = item, None
+        gammas.append(_initial_array(f"init[{i}] γ" if m > 1 else "init γ", gamma, shape, v))
+        noises.append(None if noise is None else _initial_array(f"init[{i}] noise", noise, shape, v))
+    noise = None if any(q is None for q in noises) else torch.stack(noises)
+    if shared is not None:
+        shared = _initial_array("init gamma_shared", shared, shape, v)
+    return Init(torch.stack(gammas), noise, shared)
+
+
+def _initial_array(name: str, x: Any, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+    """``x`` as a finite float64 tensor ``(B, 2**n)`` on the device of ``like``, else ``ValueError``."""
+    if x is None:
+        raise ValueError(f"{name}: the initial point has no {name.split()[-1]} (a Harsanyi result has no split).")
+    try:
+        t = torch.as_tensor(to_numpy(x) if not is_torch(x) else x, dtype=torch.float64, device=like.device)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise ValueError(f"{name}: cannot be read as an array of numbers ({e}).") from None
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name}: has shape {tuple(t.shape)}, but the values have shape {shape}; pass a start of the same batch.")
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name}: contains NaN or infinite values.")
+    return t.reshape(-1, shape[-1])
+
+
+def bounded(q: torch.Tensor, bound: np.ndarray, like: Any) -> Any:
+    """The noise ``q`` ``(..., 2**n)`` in the array type of ``like``, with ``|q| ≤ bound`` exactly in its dtype.
+
+    Rounding a float64 noise at its bound to float32 can step past the (float64) bound by half a
+    unit in the last place; the bound is rounded toward zero in the output dtype and ``q`` clipped to it.
+    """
+    out = same_kind(q, like)
+    dtype = to_numpy(out).dtype
+    if dtype == np.float64:
+        return out
+    b = np.asarray(bound, dtype=np.float64)
+    low = b.astype(dtype)
+    low = np.where(low.astype(np.float64) > b, np.nextafter(low, dtype.type(0)), low)[..., None]
+    if is_torch(out):
+        t = torch.as_tensor(low, device=out.device)
+        return torch.minimum(torch.maximum(out, -t), t)
+    return np.minimum(np.maximum(out, -low), low)
+
+
+def _centred_start(init: Init | None, centred: torch.Tensor, beta: torch.Tensor | None, m: int) -> dict | None:
+    """``init`` as ``u_and``, ``u_or``, ``noise``, ``gamma``, ``gamma_shared`` relative to ``v(∅)`` (caller's units)."""
+    if init is None:
+        return None
+    gamma = init.gamma.to(centred)
+    noise = torch.zeros_like(centred) if init.noise is None else init.noise.to(centred)
+    shared = gamma.mean(0) if init.gamma_shared is None else init.gamma_shared.to(centred)
+    if m > 1 and beta is not None:  # the specific parts start inside their boxes
+        box = beta[..., None]
+        gamma = shared + torch.minimum(torch.maximum(gamma - shared, -box), box)
+    half = (centred + noise) / 2
+    return dict(u_and=half + gamma, u_or=half - gamma, noise=noise, gamma=gamma, gamma_shared=shared)
+
+
+def _scaled(start: dict, scale: torch.Tensor) -> admm.Start:
+    """A centred start in the ADMM's units (divided by each sample's scale)."""
+    s = scale[:, None]
+    return admm.Start(start["u_and"] / s, start["u_or"] / s, start["noise"] / s, start["gamma_shared"] / s)
+
+
+def _warn_unconverged(converged: np.ndarray, p: np.ndarray, d: np.ndarray, tol: float, max_iter: int) -> None:
+    """Warn with the count and the certified relative gaps of the samples that stopped unconverged."""
+    stuck = ~converged
+    if not stuck.any():
+        return
+    gaps = (p[stuck] - d[stuck]) / np.where(p[stuck] > 0, p[stuck], 1.0)
+    shown = ", ".join(f"{100 * x:.3g} %" for x in np.sort(gaps)[::-1][:5])
+    warnings.warn(
+        f"{int(stuck.sum())} of {converged.size} samples stopped at max_iter={max_iter} before their certified "
+        f"relative gap reached tol={tol:g}: their gaps are {shown}{', …' if stuck.sum() > 5 else ''}. The "
+        f"interactions are valid (bounds and universal matching hold) but up to that far from the optimum; "
+        f"raise max_iter or tol, or use solver='lp' for small n.",
+        ConvergenceWarning,
+        stacklevel=4,
+    )

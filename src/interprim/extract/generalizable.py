@@ -10,7 +10,6 @@ import torch
 
 from .._array import as_vectors, is_torch, same_kind, to_numpy
 from ..interactions import Interactions
-from ..transforms import split_interactions
 from . import _driver
 from .sparse import _as_float64
 
@@ -38,6 +37,8 @@ def generalizable_and_or(
     dtype: torch.dtype | None = None,
     players: Sequence[str] | None = None,
     progress: bool = False,
+    atol: float | None = None,
+    init: Any = None,
 ) -> list[Interactions]:
     """AND-OR interactions shared by ``m ≥ 2`` models on the same samples and players (SPEC §3.4).
 
@@ -58,8 +59,13 @@ def generalizable_and_or(
             ``[0.5 * np.abs(v[..., -1] - v[..., 0]).mean() for v in values]``.
         noise_bound: absolute ``ζ_i``, in the same forms as ``specific_bounds``; overrides ``noise``.
         specific: the relative default of ``β_i`` (0.5).
-        solver, tol, max_iter, lr, dtype, players, progress: as in :func:`interprim.sparse_and_or`
-            (``sgd`` keeps a constant learning rate here, as published).
+        solver, tol, max_iter, lr, dtype, players, progress, atol: as in :func:`interprim.sparse_and_or`
+            (``sgd`` keeps a constant learning rate here, as published; ``lp`` takes ``m·3**n ≤ 3**12``).
+        init: an initial point: the list of results of an earlier call (their ``gamma``, ``noise``
+            and ``gamma_shared``), or the initial ``γ_i`` as a list of ``m`` arrays (or one array with
+            the models first); ``γ_shared`` then starts at their mean and ``γ̃_i = γ_i − γ_shared``,
+            clipped to ``±β_i``. The start of ``sgd`` (zero by default), a warm start for ``admm``,
+            ignored by ``lp`` (see :func:`interprim.sparse_and_or`).
 
     Returns:
         One :class:`~interprim.Interactions` per model, each with the batch shape and array type of
@@ -86,6 +92,8 @@ def generalizable_and_or(
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}.")
     _driver.check_options(solver, tol, max_iter, lr, dtype)
+    _driver.check_lp_size(solver, n, m)
+    _driver.check_atol(atol)
     batch_shape = tuple(first.shape[:-1])
     flat = torch.stack([_as_float64(a) for a, _ in checked]).reshape(m, -1, 2**n)
     stacked = to_numpy(flat).reshape(m, *batch_shape, 2**n)
@@ -99,16 +107,18 @@ def generalizable_and_or(
     else:
         beta = _driver.absolute_bounds("specific_bounds", specific_bounds, shape_mb, per_model=True)
 
+    start = None if init is None else _driver.initial_point(init, flat, batch_shape, m)
     with torch.no_grad():
         res = _driver.run(
             flat, zeta.reshape(m, -1), beta.reshape(m, -1), n, float(alpha), solver, tol, max_iter, lr, progress,
             f"generalizable AND-OR of {m} models",
             dtype,
+            atol,
+            start,
         )
 
     shape = (m, *batch_shape, 2**n)
-    u_and, q = res.u_and.reshape(shape), res.noise.reshape(shape)
-    i_and, i_or = split_interactions(u_and, flat.reshape(shape) + q - u_and)
+    i_and, i_or, q = res.i_and.reshape(shape), res.i_or.reshape(shape), res.noise.reshape(shape)
     i_and_np, i_or_np = to_numpy(i_and), to_numpy(i_or)
     joint = joint_objective(i_and_np, i_or_np, float(alpha))
     lower = np.minimum(res.lower_bound.reshape(batch_shape), joint)
@@ -141,7 +151,7 @@ def generalizable_and_or(
                 i_and=same_kind(i_and[i], a),
                 i_or=same_kind(i_or[i], a),
                 gamma=same_kind(res.gamma.reshape(shape)[i], a),
-                noise=same_kind(q[i], a),
+                noise=_driver.bounded(q[i], zeta[i], a),
                 players=players,
                 meta=meta,
             )

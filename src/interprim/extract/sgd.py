@@ -183,6 +183,8 @@ def solve_sparse_sgd(
     momentum: float = 0.9,
     record_every: int = 0,
     progress: bool | Callable[[int], Any] | None = None,
+    gamma: Any = None,
+    noise: Any = None,
 ) -> SGDSolution:
     """The published procedure for the traditional sparse AND-OR interactions (module doc; SPEC §3).
 
@@ -196,6 +198,8 @@ def solve_sparse_sgd(
         momentum: SGD momentum in ``[0, 1)``.
         record_every: if ``> 0``, record the loss at step ``0``, every ``record_every`` steps and at the end.
         progress: ``True`` for a tqdm bar over the steps, or a callable taking a number of steps done.
+        gamma, noise: the initial ``γ`` and ``q`` ``(B, 2**n)`` (default zero, as published; P2 Table 2
+            compares two runs from two different initial ``γ``); ``noise`` is clipped to ``±ζ``.
 
     Returns:
         :class:`SGDSolution`; ``|noise| ≤ ζ`` holds exactly.
@@ -207,9 +211,9 @@ def solve_sparse_sgd(
     record_every = _count("record_every", record_every)
     mobius_t = dense_mobius(n, v.dtype, v.device).T
 
-    gamma = torch.zeros_like(v, requires_grad=True)
-    q = torch.zeros_like(v, requires_grad=True)
     box = zeta_t[:, None]
+    gamma = _initial("gamma", gamma, v).requires_grad_(True)
+    q = torch.maximum(torch.minimum(_initial("noise", noise, v), box), -box).requires_grad_(True)
 
     def loss() -> torch.Tensor:
         return sparse_loss(v, gamma, q, mobius_t)
@@ -236,6 +240,9 @@ def solve_generalizable_sgd(
     momentum: float = 0.9,
     record_every: int = 0,
     progress: bool | Callable[[int], Any] | None = None,
+    gamma_shared: Any = None,
+    gamma_specific: Any = None,
+    noise: Any = None,
 ) -> GeneralizableSGDSolution:
     """The published procedure for generalizable AND-OR interactions of ``m`` models (module doc; SPEC §3.4).
 
@@ -248,6 +255,8 @@ def solve_generalizable_sgd(
         n: number of players.
         lr: constant learning rate ``> 0``.
         iterations, momentum, record_every, progress: as in :func:`solve_sparse_sgd`.
+        gamma_shared, gamma_specific, noise: the initial ``γ_shared`` ``(B, 2**n)``, ``γ̃_i`` and ``q_i``
+            ``(m, B, 2**n)`` (default zero, as published); ``γ̃_i`` and ``q_i`` are clipped to their bounds.
 
     Returns:
         :class:`GeneralizableSGDSolution`; ``|noise_i| ≤ ζ_i`` and ``|γ̃_i| ≤ β_i`` hold exactly.
@@ -264,10 +273,11 @@ def solve_generalizable_sgd(
     record_every = _count("record_every", record_every)
     mobius_t = dense_mobius(n, v.dtype, v.device).T
 
-    gamma_shared = torch.zeros_like(v[0], requires_grad=True)
-    gamma_specific = torch.zeros_like(v, requires_grad=True)
-    q = torch.zeros_like(v, requires_grad=True)
     q_box, gamma_box = zeta_t[..., None], beta_t[..., None]
+    gamma_shared = _initial("gamma_shared", gamma_shared, v[0]).requires_grad_(True)
+    gamma_specific = _initial("gamma_specific", gamma_specific, v)
+    gamma_specific = torch.maximum(torch.minimum(gamma_specific, gamma_box), -gamma_box).requires_grad_(True)
+    q = torch.maximum(torch.minimum(_initial("noise", noise, v), q_box), -q_box).requires_grad_(True)
 
     def loss() -> torch.Tensor:
         return generalizable_loss(v, gamma_shared, gamma_specific, q, alpha, mobius_t)
@@ -399,6 +409,18 @@ def _bounds(name: str, bound: Any, shape: tuple[int, ...], like: torch.Tensor) -
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
         raise ValueError(f"{name} must be finite and ≥ 0 (an absolute bound), got {bound!r}.")
     return torch.as_tensor(arr, dtype=like.dtype, device=like.device)
+
+
+def _initial(name: str, x: Any, like: torch.Tensor) -> torch.Tensor:
+    """A fresh copy of the initial value ``x`` with the shape, dtype and device of ``like`` (zeros for ``None``)."""
+    if x is None:
+        return torch.zeros_like(like)
+    t = torch.as_tensor(x, dtype=like.dtype, device=like.device)
+    if tuple(t.shape) != tuple(like.shape) or not bool(torch.isfinite(t).all()):
+        raise ValueError(
+            f"{name}: the initial value must be finite with shape {tuple(like.shape)}, got shape {tuple(t.shape)}."
+        )
+    return t.detach().clone()
 
 
 def _positive(name: str, x: Any) -> float:

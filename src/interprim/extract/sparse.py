@@ -10,7 +10,6 @@ import torch
 
 from .._array import as_vectors, is_torch, same_kind, to_numpy
 from ..interactions import Interactions
-from ..transforms import split_interactions
 from . import _driver
 
 
@@ -25,6 +24,8 @@ def sparse_and_or(
     dtype: torch.dtype | None = None,
     players: Sequence[str] | None = None,
     progress: bool = False,
+    atol: float | None = None,
+    init: Any = None,
 ) -> Interactions:
     """Sparse AND-OR interactions with a bounded noise term (SPEC §3.3; P2 Eq. 4; P1 App. D).
 
@@ -38,11 +39,13 @@ def sparse_and_or(
         noise_bound: absolute bound ``ζ``, one for all or one per sample; overrides ``noise``.
         solver: ``"admm"`` — the batched first-order solver of :mod:`interprim.extract.admm`
             (CPU or GPU), stopped at a certified relative gap ``tol``; ``"lp"`` — the exact LP by
-            HiGHS (:mod:`interprim.extract.lp`), for ``n ≤ 12`` or so; ``"sgd"`` — the published
-            procedure (:mod:`interprim.extract.sgd`), a baseline that stops above the optimum.
+            HiGHS (:mod:`interprim.extract.lp`), for ``n ≤ 12`` (larger ``n`` is refused);
+            ``"sgd"`` — the published procedure (:mod:`interprim.extract.sgd`), a baseline that
+            stops above the optimum.
         tol: relative duality gap at which a sample stops (``admm``).
         max_iter: iteration limit (``admm``; samples that reach it keep their certified gap, with
-            ``meta["converged"] = False``), or the number of SGD steps (``sgd``, 20 000 published).
+            ``meta["converged"] = False`` and a :class:`~interprim.extract.ConvergenceWarning`), or
+            the number of SGD steps (``sgd``, 20 000 published).
         lr: learning rate of ``sgd`` on the values as given (decayed log-uniformly to ``lr/10``;
             default 1e-5, the published value for images; the text papers use 1e-7 to 1e-6).
         dtype: precision of the ``admm`` iterations. By default float32 for ``tol ≥ 1e-3`` (about
@@ -51,15 +54,27 @@ def sparse_and_or(
             bounds are computed in float64 either way, so the certificate does not depend on it.
         players: optional labels of the ``n`` players.
         progress: show a progress bar.
+        atol: absolute gap (in the units of ``v``) at which a sample stops whatever its objective
+            (``admm``); default ``1e-9 · |v(N) − v(∅)|``. A game whose optimum is zero (the noise
+            bound absorbs all of it) is recognised and solved at once.
+        init: an initial point: an earlier result (:class:`~interprim.Interactions` of the same
+            batch shape, e.g. the same sample at the previous training epoch: its ``gamma`` and
+            ``noise``), or an array of initial ``γ`` of the shape of ``v`` (noise zero). For
+            ``sgd`` it is the start of the published procedure (zero by default; P2 Table 2 starts
+            two runs from two different ``γ``); for ``admm`` a warm start (it pays when the
+            optimum is nearly the same; see ``benchmarks/README.md``); the exact ``lp`` ignores it.
 
     Returns:
         :class:`~interprim.Interactions` with the batch shape and array type of ``v``; universal
-        matching holds against ``v + noise`` and ``|noise| ≤ ζ`` exactly. ``meta`` holds
-        ``solver``, ``noise_bound``, ``lower_bound`` (certified; NaN for ``sgd``),
-        ``gap = objective − lower_bound``, ``iterations`` and ``converged``.
+        matching holds against ``v + noise`` (to the precision of the values, whatever their
+        offset) and ``|noise| ≤ ζ`` exactly. ``meta`` holds ``solver``, ``noise_bound``,
+        ``lower_bound`` (certified; NaN for ``sgd``), ``gap = objective − lower_bound``,
+        ``iterations`` and ``converged``.
     """
     v, n = as_vectors("v", v, copies=16)
     _driver.check_options(solver, tol, max_iter, lr, dtype)
+    _driver.check_lp_size(solver, n, 1)
+    _driver.check_atol(atol)
     batch_shape = tuple(v.shape[:-1])
     flat = _as_float64(v).reshape(1, -1, 2**n)
     values = to_numpy(flat)
@@ -67,18 +82,19 @@ def sparse_and_or(
         zeta = _driver.relative_bounds("noise", noise, values)
     else:
         zeta = _driver.absolute_bounds("noise_bound", noise_bound, (1, *batch_shape), per_model=False)
+    start = None if init is None else _driver.initial_point(init, flat, batch_shape, 1)
     with torch.no_grad():
-        res = _driver.run(flat, zeta.reshape(1, -1), None, n, 1.0, solver, tol, max_iter, lr, progress, "sparse AND-OR", dtype)
+        res = _driver.run(
+            flat, zeta.reshape(1, -1), None, n, 1.0, solver, tol, max_iter, lr, progress, "sparse AND-OR", dtype,
+            atol, start,
+        )
 
     shape = (*batch_shape, 2**n)
-    u_and = res.u_and[0].reshape(shape)
-    q = res.noise[0].reshape(shape)
-    i_and, i_or = split_interactions(u_and, flat[0].reshape(shape) + q - u_and)
     result = Interactions(
-        i_and=same_kind(i_and, v),
-        i_or=same_kind(i_or, v),
+        i_and=same_kind(res.i_and[0].reshape(shape), v),
+        i_or=same_kind(res.i_or[0].reshape(shape), v),
         gamma=same_kind(res.gamma[0].reshape(shape), v),
-        noise=same_kind(q, v),
+        noise=_driver.bounded(res.noise[0].reshape(shape), zeta.reshape(batch_shape), v),
         players=players,
         meta={"method": "sparse_and_or", "solver": solver},
     )
