@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from interprim import Interactions, metrics
-from interprim.interactions import sparsity_objective
+from interprim.interactions import singletons_merged, sparsity_objective
 from interprim.transforms import reconstruct, split_interactions
 
 
@@ -246,15 +246,79 @@ def test_indexing_two_batch_axes(rng):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_salient_threshold_hand_worked():
+def test_output_change_is_exact_with_noise(rng):
+    # reconstruct = v + q, so v(N) − v(∅) = Σ_{T≠∅} (I_and + I_or) − (q(N) − q(∅))
+    v = rng.normal(size=(3, 16))
+    q = rng.uniform(-0.1, 0.1, size=(3, 16))
+    gamma = rng.normal(size=(3, 16))
+    i_and, i_or = split_interactions((v + q) / 2 + gamma, (v + q) / 2 - gamma)
+    r = Interactions(i_and, i_or, gamma=gamma, noise=q)
+    change = r.output_change()
+    assert isinstance(change, np.ndarray) and change.dtype == np.float64 and change.shape == (3,)
+    np.testing.assert_allclose(change, v[:, -1] - v[:, 0], rtol=1e-12)
+    one = r[1].output_change()
+    assert isinstance(one, np.float64) and one == pytest.approx(v[1, -1] - v[1, 0])
+    t = Interactions(torch.from_numpy(i_and).float(), torch.from_numpy(i_or).float(), noise=torch.from_numpy(q).float())
+    np.testing.assert_allclose(t.output_change(), v[:, -1] - v[:, 0], rtol=1e-5, atol=1e-6)
+    # without noise it is the change of the reconstruction
+    h = reconstruct(i_and, i_or)
+    np.testing.assert_allclose(Interactions(i_and, i_or).output_change(), h[:, -1] - h[:, 0], rtol=1e-12)
+
+
+def test_salient_threshold_method(rng):
+    v = rng.normal(size=(4, 8))
+    q = rng.uniform(-0.05, 0.05, size=(4, 8))
+    i_and, i_or = split_interactions((v + q) / 2, (v + q) / 2)
+    r = Interactions(i_and, i_or, noise=q)
+    tau = 0.02 * np.mean(np.abs(v[:, -1] - v[:, 0]))
+    assert isinstance(r.salient_threshold(), float)
+    assert r.salient_threshold() == pytest.approx(tau, rel=1e-12)
+    assert r.salient_threshold(ratio=0.1) == pytest.approx(5 * tau, rel=1e-12)
+    assert r.salient_threshold() == pytest.approx(metrics.salient_threshold(v), rel=1e-12)
+
+
+def test_singletons_merged(rng):
+    i_and, i_or = rng.normal(size=(2, 3, 8))
+    a0, o0 = i_and.copy(), i_or.copy()
+    a, o = singletons_merged(i_and, i_or)
+    for t in range(8):
+        if t in (1, 2, 4):
+            np.testing.assert_allclose(a[:, t], i_and[:, t] + i_or[:, t])
+            np.testing.assert_array_equal(o[:, t], 0.0)
+        else:
+            np.testing.assert_array_equal(a[:, t], i_and[:, t])
+            np.testing.assert_array_equal(o[:, t], i_or[:, t])
+    np.testing.assert_array_equal(i_and, a0)  # inputs untouched
+    np.testing.assert_array_equal(i_or, o0)
+    np.testing.assert_allclose(reconstruct(a, o), reconstruct(i_and, i_or), atol=1e-12)  # the same explanation
+    ta, to = singletons_merged(torch.from_numpy(i_and).float(), torch.from_numpy(i_or).float())
+    assert isinstance(ta, torch.Tensor) and ta.dtype == torch.float32
+    np.testing.assert_allclose(ta.numpy(), a, rtol=1e-6)
+    np.testing.assert_allclose(to.numpy(), o, rtol=1e-6)
+
+
+def test_salient_hand_worked():
     i_and = np.array([5.0, 0.3, -0.1, 2.0])
     i_or = np.array([0.0, -0.6, 0.05, 0.2])
     r = Interactions(i_and, i_or, meta={"method": "m"})
-    s = r.salient(threshold=0.2)  # strict: |I| > 0.2
+    # raw, strict: |I| > 0.2
+    s = r.salient(threshold=0.2, merge_singletons=False)
     np.testing.assert_array_equal(s.i_and, [5.0, 0.3, 0.0, 2.0])
     np.testing.assert_array_equal(s.i_or, [0.0, -0.6, 0.0, 0.0])
-    assert s.meta == {"method": "m", "salient": {"threshold": 0.2, "top_k": None}}
+    assert s.meta == {"method": "m", "salient": {"threshold": 0.2, "top_k": None, "merge_singletons": False}}
     np.testing.assert_array_equal(r.i_and, i_and)  # original untouched
+    # merged (the default): {0} = 0.3 - 0.6 = -0.3, {1} = -0.05; OR {0,1} 0.2 is not > 0.2
+    s = r.salient(threshold=0.2)
+    np.testing.assert_allclose(s.i_and, [5.0, -0.3, 0.0, 2.0])
+    np.testing.assert_array_equal(s.i_or, [0.0, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(r.i_or, i_or)
+    # the default threshold is the SPEC τ = 0.02 · |0.3 - 0.1 + 2 - 0.6 + 0.05 + 0.2| = 0.037, recorded in meta
+    s = r.salient()
+    np.testing.assert_allclose(s.i_and, [5.0, -0.3, -0.05, 2.0])
+    np.testing.assert_allclose(s.i_or, [0.0, 0.0, 0.0, 0.2])
+    assert s.meta["salient"] == {"threshold": pytest.approx(0.037), "top_k": None, "merge_singletons": True}
+    # None: every interaction
+    np.testing.assert_allclose(r.salient(threshold=None, merge_singletons=False).i_or, i_or)
     # the bias is kept even when it is below the threshold
     s0 = Interactions(np.array([0.01, 1.0, 1.0, 1.0]), np.zeros(4)).salient(threshold=0.5)
     assert s0.i_and[0] == 0.01
@@ -263,25 +327,39 @@ def test_salient_threshold_hand_worked():
 def test_salient_top_k_hand_worked():
     i_and = np.array([0.0, 1.0, -3.0, 0.5])
     i_or = np.array([0.0, 2.0, -0.2, 4.0])
-    s = Interactions(i_and, i_or).salient(top_k=3)  # strongest: or{0,1}=4, and{1}=-3, or{0}=2
+    s = Interactions(i_and, i_or).salient(top_k=3, merge_singletons=False)  # or{0,1}=4, and{1}=-3, or{0}=2
     np.testing.assert_array_equal(s.i_and, [0.0, 0.0, -3.0, 0.0])
     np.testing.assert_array_equal(s.i_or, [0.0, 2.0, 0.0, 4.0])
+    s = Interactions(i_and, i_or).salient(top_k=3)  # merged: or{0,1}=4, {1}=-3.2, {0}=3
+    np.testing.assert_allclose(s.i_and, [0.0, 3.0, -3.2, 0.0])
+    np.testing.assert_array_equal(s.i_or, [0.0, 0.0, 0.0, 4.0])
+    assert s.meta["salient"] == {"threshold": None, "top_k": 3, "merge_singletons": True}
 
 
-@pytest.mark.parametrize("kw", [dict(threshold=0.7), dict(threshold=0.0), dict(top_k=1), dict(top_k=5), dict(top_k=62)])
-def test_salient_matches_metrics_mask(rng, kw):
-    r = random_interactions(rng, (3, 32), gamma=rng.normal(size=(3, 32)))
-    s = r.salient(**kw)
-    m_and, m_or = metrics.salient_mask(r.i_and, r.i_or, **kw)
+@pytest.mark.parametrize("merged", [False, True])
+@pytest.mark.parametrize(
+    "kw",
+    [dict(), dict(threshold=0.7), dict(threshold=0.0), dict(threshold=None), dict(top_k=1), dict(top_k=57)],
+)
+def test_salient_matches_metrics_mask(rng, kw, merged):
+    r = random_interactions(rng, (3, 32), gamma=rng.normal(size=(3, 32)), noise=0.1 * rng.normal(size=(3, 32)))
+    s = r.salient(merge_singletons=merged, **kw)
+    m_and, m_or = metrics.salient_mask(r, merge_singletons=merged, **kw)
     m_and[..., 0] = True  # the bias is kept
-    np.testing.assert_array_equal(s.i_and, np.where(m_and, r.i_and, 0.0))
-    np.testing.assert_array_equal(s.i_or, np.where(m_or, r.i_or, 0.0))
+    i_and, i_or = singletons_merged(r.i_and, r.i_or) if merged else (r.i_and, r.i_or)
+    np.testing.assert_array_equal(s.i_and, np.where(m_and, i_and, 0.0))
+    np.testing.assert_array_equal(s.i_or, np.where(m_or, i_or, 0.0))
     np.testing.assert_array_equal(s.i_and[..., 0], r.i_and[..., 0])
     if "top_k" in kw:
         nonzero = (s.i_and[..., 1:] != 0).sum(-1) + (s.i_or[..., 1:] != 0).sum(-1)
         np.testing.assert_array_equal(nonzero, kw["top_k"])
+    if not kw:  # the SPEC τ of the batch, from the stored noise
+        assert s.meta["salient"]["threshold"] == pytest.approx(r.salient_threshold())
+        explicit = r.salient(threshold=r.salient_threshold(), merge_singletons=merged)
+        np.testing.assert_array_equal(s.i_and, explicit.i_and)
     # the rest is carried over
     np.testing.assert_array_equal(s.gamma, r.gamma)
+    np.testing.assert_array_equal(s.noise, r.noise)
     np.testing.assert_array_equal(s.objective, r.objective)
     assert s.players == r.players
 
@@ -289,42 +367,55 @@ def test_salient_matches_metrics_mask(rng, kw):
 def test_salient_torch(rng):
     r = random_interactions(rng, (2, 16))
     t = Interactions(torch.from_numpy(r.i_and), torch.from_numpy(r.i_or))
-    s, st = r.salient(top_k=4), t.salient(top_k=4)
-    assert isinstance(st.i_and, torch.Tensor) and isinstance(st.i_or, torch.Tensor)
-    np.testing.assert_array_equal(st.i_and.numpy(), s.i_and)
-    np.testing.assert_array_equal(st.i_or.numpy(), s.i_or)
+    for kw in (dict(top_k=4), dict(), dict(merge_singletons=False)):
+        s, st = r.salient(**kw), t.salient(**kw)
+        assert isinstance(st.i_and, torch.Tensor) and isinstance(st.i_or, torch.Tensor)
+        np.testing.assert_array_equal(st.i_and.numpy(), s.i_and)
+        np.testing.assert_array_equal(st.i_or.numpy(), s.i_or)
 
 
 def test_salient_bad_selection(rng):
     r = random_interactions(rng, (8,))
     with pytest.raises(ValueError, match="both given"):
         r.salient(threshold=0.1, top_k=2)
-    with pytest.raises(ValueError, match="neither"):
-        r.salient()
+    with pytest.raises(ValueError, match="threshold"):
+        r.salient(threshold="all")
     with pytest.raises(ValueError, match="top_k"):
         r.salient(top_k=0)
     with pytest.raises(ValueError, match="threshold"):
         r.salient(threshold=-1.0)
+    with pytest.raises(ValueError, match="merge_singletons"):
+        r.salient(merge_singletons="yes")
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(threshold=0.5), dict(top_k=6)])
+@pytest.mark.parametrize(
+    "kw", [dict(), dict(threshold=0), dict(threshold=0.5), dict(top_k=6), dict(merge_singletons=False)]
+)
 def test_by_order_and_average_order_agree_with_metrics(rng, kw):
-    r = random_interactions(rng, (4, 16))
+    r = random_interactions(rng, (4, 16), noise=0.1 * rng.normal(size=(4, 16)))
     j_pos, j_neg = r.by_order(**kw)
-    e_pos, e_neg = metrics.order_strengths(r.i_and, r.i_or, **kw)
+    e_pos, e_neg = metrics.order_strengths(r, **kw)
     assert j_pos.shape == (4, 5)
     np.testing.assert_array_equal(j_pos, e_pos)
     np.testing.assert_array_equal(j_neg, e_neg)
-    np.testing.assert_array_equal(r.average_order(**kw), metrics.average_order(r.i_and, r.i_or, **kw))
+    np.testing.assert_array_equal(r.average_order(**kw), metrics.average_order(r, **kw))
+    if not kw:  # the default: salient interactions at the SPEC τ of the batch, singletons merged
+        np.testing.assert_array_equal(j_pos, metrics.order_strengths(r, threshold=r.salient_threshold())[0])
 
 
 def test_by_order_hand_worked():
-    # n = 2: and{0}=1, and{0,1}=-2, or{1}=3, bias 10 ignored
+    # n = 2: and{0}=1, and{0,1}=-2, or{1}=3, bias 10 ignored; merged {1} = 3 as well
     r = Interactions(np.array([10.0, 1.0, 0.0, -2.0]), np.array([0.0, 0.0, 3.0, 0.0]))
-    j_pos, j_neg = r.by_order()
+    j_pos, j_neg = r.by_order()  # τ = 0.02 · |1 - 2 + 3| = 0.04: every one is salient
     np.testing.assert_array_equal(j_pos, [0.0, 4.0, 0.0])
     np.testing.assert_array_equal(j_neg, [0.0, 0.0, 2.0])
     assert float(r.average_order()) == pytest.approx((1 * 4 + 2 * 2) / 6)
+    # above τ = 1.5 only {1} (3) and {0,1} (-2) are salient
+    assert float(r.average_order(threshold=1.5)) == pytest.approx((1 * 3 + 2 * 2) / 5)
+    # a singleton split 1.5 + 1.5 between AND and OR is the same explanation
+    split = Interactions(np.array([10.0, 1.0, 1.5, -2.0]), np.array([0.0, 0.0, 1.5, 0.0]))
+    assert float(split.average_order(threshold=1.5)) == pytest.approx((1 * 3 + 2 * 2) / 5)
+    assert float(split.average_order(threshold=1.5, merge_singletons=False)) == pytest.approx(2.0)
 
 
 def test_matching_error_without_noise(rng):
@@ -386,32 +477,45 @@ def _top_example(**kw) -> Interactions:
 
 def test_top_hand_worked():
     r = _top_example()
-    assert r.top(3) == [("and", ("b", "c"), -4.0), ("or", ("c",), 3.0), ("and", ("a", "b"), 2.0)]
-    assert r.top(5)[3:] == [("or", ("a", "c"), -1.0), ("and", ("a", "b", "c"), 0.5)]
-    assert r.top(1) == [("and", ("b", "c"), -4.0)]
-    assert r.top(np.int64(2)) == r.top(2)
+    raw = dict(merge_singletons=False)
+    assert r.top(3, **raw) == [("and", ("b", "c"), -4.0), ("or", ("c",), 3.0), ("and", ("a", "b"), 2.0)]
+    assert r.top(5, **raw)[3:] == [("or", ("a", "c"), -1.0), ("and", ("a", "b", "c"), 0.5)]
+    assert r.top(1, **raw) == [("and", ("b", "c"), -4.0)]
+    assert r.top(np.int64(2), **raw) == r.top(2, **raw)
     # the default k is 10; all 14 interactions (7 AND + 7 OR) when k exceeds them; never the bias
-    assert len(r.top()) == 10
-    everything = r.top(100)
+    assert len(r.top(**raw)) == 10
+    everything = r.top(100, **raw)
     assert len(everything) == 14
     assert all(not (kind == "and" and players == ()) for kind, players, _ in everything)
     assert all(isinstance(e, float) for _, _, e in everything)
 
 
+def test_top_merges_singletons_by_default():
+    # the OR singleton {c} is listed as the singleton {c}; 14 - 3 entries in all
+    r = _top_example()
+    assert r.top(3) == [("and", ("b", "c"), -4.0), ("single", ("c",), 3.0), ("and", ("a", "b"), 2.0)]
+    assert len(r.top(100)) == 11
+    assert r.top(100) == r.top(100, merge_singletons=True)
+
+
 def test_top_ties_and_before_or_then_bitmask():
     r = Interactions(np.array([0.0, 1.0, 1.0, 0.0]), np.array([0.0, -1.0, 0.0, 1.0]), players=["p", "q"])
-    assert r.top(4) == [("and", ("p",), 1.0), ("and", ("q",), 1.0), ("or", ("p",), -1.0), ("or", ("p", "q"), 1.0)]
+    assert r.top(4, merge_singletons=False) == [
+        ("and", ("p",), 1.0), ("and", ("q",), 1.0), ("or", ("p",), -1.0), ("or", ("p", "q"), 1.0)
+    ]
 
 
 def test_top_default_labels_and_torch():
     r = _top_example()
     t = Interactions(torch.from_numpy(r.i_and), torch.from_numpy(r.i_or))
-    assert t.top(2) == [("and", ("1", "2"), -4.0), ("or", ("2",), 3.0)]
+    assert t.top(2, merge_singletons=False) == [("and", ("1", "2"), -4.0), ("or", ("2",), 3.0)]
+    assert t.top(2) == [("and", ("1", "2"), -4.0), ("single", ("2",), 3.0)]
 
 
 def test_top_empty_or_set_never_listed():
     r = Interactions(np.array([0.0, 1.0, 0.0, 0.0]), np.array([9.0, 0.0, 0.0, 0.0]))
-    assert r.top(1) == [("and", ("0",), 1.0)]
+    assert r.top(1, merge_singletons=False) == [("and", ("0",), 1.0)]
+    assert r.top(1) == [("single", ("0",), 1.0)]
 
 
 def test_top_batch_raises(rng):
@@ -573,10 +677,19 @@ def test_top_merge_singletons_lists_each_singleton_once_with_the_sum():
     # the raw vectors are untouched, and the unmerged list still has both entries of {a}
     np.testing.assert_array_equal(r.i_and, i_and)
     np.testing.assert_array_equal(r.i_or, i_or)
-    assert ("and", ("a",), 2.0) in r.top(100) and ("or", ("a",), -0.5) in r.top(100)
+    unmerged = r.top(100, merge_singletons=False)
+    assert ("and", ("a",), 2.0) in unmerged and ("or", ("a",), -0.5) in unmerged
     assert r.top(1, merge_singletons=True) == [("single", ("c",), 3.0)]
 
 
 def test_top_merge_singletons_torch_float32():
     r = Interactions(torch.tensor([0.0, 1.0, 0.25, 0.0]), torch.tensor([0.0, 0.5, -0.25, 0.0]), players=["p", "q"])
     assert r.top(3, merge_singletons=True) == [("single", ("p",), 1.5), ("single", ("q",), 0.0), ("and", ("p", "q"), 0.0)]
+
+
+def test_salient_meta_is_saved(rng, tmp_path):
+    r = random_interactions(rng, (2, 8))
+    for kw, recorded in ((dict(threshold=np.float32(0.5)), 0.5), (dict(threshold=[0.1, 0.2]), [0.1, 0.2])):
+        s = r.salient(**kw)
+        assert s.meta["salient"]["threshold"] == pytest.approx(recorded)
+        assert Interactions.load(s.save(tmp_path / "s.npz")).meta["salient"] == s.meta["salient"]

@@ -123,49 +123,95 @@ class Interactions:
 
     # --- analysis ----------------------------------------------------------------------------
 
-    def salient(self, threshold: float | None = None, top_k: int | None = None) -> Interactions:
+    def output_change(self) -> Any:
+        """``v(N) − v(∅)`` per sample, from the interactions and the stored noise (SPEC §2).
+
+        Universal matching gives ``h = v + q`` with ``h(∅) = I_and(∅)`` and ``h(N) = Σ_T I_and(T) +
+        Σ_{T≠∅} I_or(T)``, so ``v(N) − v(∅) = Σ_{T≠∅} (I_and(T) + I_or(T)) − (q(N) − q(∅))``.
+
+        Returns:
+            float64 numpy array of the batch shape (a numpy float64 for a single sample).
+        """
+        i_and, i_or, q = (to_numpy(x).astype(np.float64) for x in (self.i_and, self.i_or, self.noise))
+        out = i_and[..., 1:].sum(-1) + i_or[..., 1:].sum(-1) - (q[..., -1] - q[..., 0])
+        return out[()]
+
+    def salient_threshold(self, ratio: float = metrics.SPEC_RATIO) -> float:
+        """``τ = ratio · E_x |v(x) − v(x_∅)|`` over the samples held (P1 fn. 6, SPEC §4).
+
+        Computed from :meth:`output_change`; see :func:`interprim.metrics.salient_threshold`.
+        """
+        return metrics.salient_threshold(self, ratio=ratio)
+
+    def salient(self, threshold: Any = "spec", top_k: int | None = None, merge_singletons: bool = True) -> Interactions:
         """The same interactions with every non-salient one set to 0 (SPEC §4).
 
-        Salient: ``|I(T)| > threshold`` (P1 fn. 6), or the ``top_k`` strongest per sample with AND and
-        OR pooled (P2). The bias ``i_and[..., 0]`` is kept; give exactly one of the two arguments.
+        Salient as in :func:`interprim.metrics.salient_mask`: by default ``|I(T)| > τ`` with the SPEC
+        ``τ`` over the samples held (:meth:`salient_threshold`); or a number, ``None`` (all), or the
+        ``top_k`` strongest per sample with AND and OR pooled (P2). With ``merge_singletons`` (the
+        default) the result holds the merged vectors (:func:`singletons_merged`). The bias
+        ``i_and[..., 0]`` is kept; ``meta["salient"]`` records the selection (``τ`` as a number).
         """
-        mask_and, mask_or = metrics.salient_mask(self.i_and, self.i_or, threshold=threshold, top_k=top_k)
-        mask_and = mask_and.copy()
+        mask_and, mask_or = metrics.salient_mask(
+            self, threshold=threshold, top_k=top_k, merge_singletons=merge_singletons
+        )
         mask_and[..., 0] = True
+        i_and, i_or = singletons_merged(self.i_and, self.i_or) if merge_singletons else (self.i_and, self.i_or)
+        if top_k is not None:
+            threshold = None  # the default threshold gave way to top_k
+        elif isinstance(threshold, str):
+            threshold = self.salient_threshold()
+        elif threshold is not None:  # a number or one per model, kept JSON-serialisable
+            threshold = np.asarray(to_numpy(threshold), dtype=np.float64).tolist()
         return Interactions(
-            i_and=self.i_and * same_kind(mask_and, self.i_and),
-            i_or=self.i_or * same_kind(mask_or, self.i_or),
+            i_and=i_and * same_kind(mask_and, i_and),
+            i_or=i_or * same_kind(mask_or, i_or),
             gamma=self.gamma,
             noise=self.noise,
             objective=self.objective,
             players=self.players,
-            meta={**self.meta, "salient": {"threshold": threshold, "top_k": top_k}},
+            meta={
+                **self.meta,
+                "salient": {"threshold": threshold, "top_k": top_k, "merge_singletons": merge_singletons},
+            },
         )
 
-    def by_order(self, threshold: float | None = None, top_k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Order strengths ``(J_pos, J_neg)`` of shape ``(..., n+1)``, index = order (P1 Eq. 4)."""
-        return metrics.order_strengths(self.i_and, self.i_or, threshold=threshold, top_k=top_k)
+    def by_order(
+        self, threshold: Any = "spec", top_k: int | None = None, merge_singletons: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Order strengths ``(J_pos, J_neg)`` of the salient interactions, shape ``(..., n+1)`` (P1 Eq. 4).
 
-    def average_order(self, threshold: float | None = None, top_k: int | None = None) -> np.ndarray:
-        """Average order ``η`` per sample (P1 §3.1); high ``η`` marks a confusing sample."""
-        return metrics.average_order(self.i_and, self.i_or, threshold=threshold, top_k=top_k)
+        See :func:`interprim.metrics.order_strengths`; by default the SPEC ``τ`` over the samples held.
+        """
+        return metrics.order_strengths(self, threshold=threshold, top_k=top_k, merge_singletons=merge_singletons)
+
+    def average_order(self, threshold: Any = "spec", top_k: int | None = None, merge_singletons: bool = True) -> Any:
+        """Average order ``η`` of the salient interactions per sample (P1 §3.1); high ``η`` marks a confusing sample.
+
+        See :func:`interprim.metrics.average_order`; by default the SPEC ``τ`` over the samples held.
+        """
+        return metrics.average_order(self, threshold=threshold, top_k=top_k, merge_singletons=merge_singletons)
 
     def matching_error(self, v: Any, with_noise: bool = True) -> np.ndarray:
-        """``max_S |h(x_S) − v(x_S) − q(S)|`` per sample, or against ``v`` alone with ``with_noise=False``."""
+        """``max_S |h(x_S) − v(x_S) − q(S)|`` per sample, or against ``v`` alone with ``with_noise=False``.
+
+        Every interaction is used; see :func:`interprim.metrics.matching_error`.
+        """
         v, _ = as_vectors("v", v)
         check_same_shape("v", v, "i_and", self.i_and)
-        return metrics.matching_error(self.i_and, self.i_or, v, noise=self.noise if with_noise else None)
+        return metrics.matching_error(self, v=v, noise=self.noise if with_noise else None)
 
-    def top(self, k: int = 10, merge_singletons: bool = False) -> list[tuple[str, tuple[str, ...], float]]:
+    def top(self, k: int = 10, merge_singletons: bool = True) -> list[tuple[str, tuple[str, ...], float]]:
         """The ``k`` strongest interactions of one sample as ``(type, players, effect)``, strongest first.
 
-        ``type`` is ``"and"`` or ``"or"``; ``players`` are the labels of the players in ``T``; the
+        ``type`` is ``"and"``, ``"or"`` or ``"single"`` (see below); ``players`` are the labels of the players in ``T``; the
         bias and the empty OR set are not interactions and never listed. Ties keep AND before OR,
         then bitmask order.
 
-        With ``merge_singletons``, a singleton ``{i}`` is listed once, as ``("single", (i,),
-        I_and({i}) + I_or({i}))`` and ranked by that sum: a one-player AND and OR interaction
-        trigger on the same subsets (SPEC §2), so a report may merge them. The arrays are unchanged.
+        With ``merge_singletons`` (the default), a singleton ``{i}`` is listed once, as
+        ``("single", (i,), I_and({i}) + I_or({i}))`` and ranked by that sum: a one-player AND and OR
+        interaction trigger on the same subsets (SPEC §2), and how a solver splits their sum is
+        arbitrary, so the list does not depend on it. The arrays are unchanged.
         """
         if self.batch_shape:
             raise ValueError(
@@ -175,15 +221,15 @@ class Interactions:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}.")
         size = 2**self.n_players - 1
-        i_and, i_or = to_numpy(self.i_and)[1:].astype(np.float64), to_numpy(self.i_or)[1:].astype(np.float64)
+        i_and, i_or = to_numpy(self.i_and).astype(np.float64), to_numpy(self.i_or).astype(np.float64)
         kinds = np.array(["and"] * size + ["or"] * size, dtype=object)
         candidates = np.arange(2 * size)
         if merge_singletons:
+            i_and, i_or = singletons_merged(i_and, i_or)
             singles = (1 << np.arange(self.n_players)) - 1  # positions of the bitmasks 2**i in the [1:] arrays
-            i_and[singles] += i_or[singles]
             kinds[singles] = "single"
             candidates = np.delete(candidates, size + singles)  # the OR singletons are merged into the AND ones
-        values = np.concatenate([i_and, i_or])
+        values = np.concatenate([i_and[1:], i_or[1:]])
         order = candidates[np.argsort(-np.abs(values[candidates]), kind="stable")[:k]]
         return [
             (str(kinds[j]), tuple(self.players[i] for i in players_of(int(j % size) + 1)), float(values[j]))
@@ -257,6 +303,21 @@ def sparsity_objective(i_and: Any, i_or: Any) -> Any:
     return i_and[..., 1:].abs().sum(-1) + i_or[..., 1:].abs().sum(-1) if is_torch(i_and) else (
         np.abs(i_and[..., 1:]).sum(-1) + np.abs(i_or[..., 1:]).sum(-1)
     )
+
+
+def singletons_merged(i_and: Any, i_or: Any) -> tuple[Any, Any]:
+    """The interactions with each OR singleton moved into the AND singleton (SPEC §2, §4).
+
+    ``I_and'({i}) = I_and({i}) + I_or({i})`` and ``I_or'({i}) = 0``; every other entry is unchanged.
+    A one-player AND and OR interaction trigger on the same subsets (``{i} ⊆ S`` exactly when
+    ``{i} ∩ S ≠ ∅``), so the reconstruction ``h`` is the same and only the arbitrary split of their
+    sum is gone. ``i_and``, ``i_or``: arrays ``(..., 2**n)`` of one kind (numpy or torch); new arrays
+    of that kind are returned and the inputs are not modified.
+    """
+    single = np.zeros(i_and.shape[-1])
+    single[[1 << i for i in range(int(i_and.shape[-1]).bit_length() - 1)]] = 1.0
+    single = same_kind(single, i_and)
+    return i_and + i_or * single, i_or * (1 - single)
 
 
 def _is_array(x: Any) -> bool:
