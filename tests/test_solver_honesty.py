@@ -80,7 +80,7 @@ def test_the_lp_refuses_sizes_it_cannot_handle(m, n):
 
 @pytest.mark.parametrize("offset", [0.0, 1e6, 1e12])
 def test_universal_matching_holds_to_float_precision_whatever_the_offset(offset):
-    v = smooth_games(6, 3, 6) + offset
+    v = smooth_games(5, 3, 6) + offset
     for r in (ip.sparse_and_or(v), ip.generalizable_and_or([v, 2 * v - offset])[1]):
         target = v if r.meta.get("model", 0) == 0 else 2 * v - offset
         ulp = np.spacing(np.abs(target).max(-1))
