@@ -1,4 +1,4 @@
-"""Benchmark of image games on the model zoo (issue 4; SPEC §5-6): model throughput and its share of extraction.
+"""Benchmark of games on the model zoo (issues 4, 10; SPEC §5-6): throughput, batching, share of extraction.
 
 1. **Throughput.** For zoo models (``interprim.nn.build``, random weights: the speed of a forward
    pass does not depend on them; default LeNet and the MLP on 28×28×1 MNIST-like inputs, AlexNet,
@@ -7,31 +7,41 @@
    masked evaluations each) on random images in [0, 1], with the players
 
    - at the **input**: ``n`` of the 4×4 patches tiling the image, sampled with the seed (P2);
-   - at an **intermediate** layer: ``n`` cells of the central 5×5 grid of the feature map after
-     the model's low layers (P1, ``central_grid_players``): the top-level child that ends the first
-     layer's block (``pool1`` of LeNet, AlexNet and VGG-11, ``relu1`` of VGG-13/16 and ResNet-20/32,
-     ``stage1_block3`` of ResNet-56, whose low layers are its first 9 conv layers). The low layers
-     run once per game and only the rest of the network on the masked maps (the split path). The
-     MLP has no spatial map after its first layer, so it has no intermediate row.
+   - after the **low layers** (``layer="low"``, :func:`interprim.nn.low_layers_output`: ``pool1``
+     of LeNet, AlexNet and VGG-11, ``relu1`` of VGG-13/16 and ResNet-20/32, ``stage1_block3`` of
+     ResNet-56): ``n`` cells of the central 5×5 grid of that feature map (P1,
+     ``central_grid_players``), on the **split path** (the zoo model: low layers once per game,
+     only the high layers on the masked maps) and on the **hook path** (the same model wrapped in a
+     plain ``nn.Module``: the whole model runs on every masked copy of the image, a forward hook
+     swaps the masked map in; what every zoo model ran before issue 10). The MLP has no spatial
+     map after its first layer, so it has no layer rows.
 
    Each game is timed from its construction (the forward pass on the unmasked image) to the end of
-   its ``values()``; it reports the median over the games as milliseconds per game and masked
-   evaluations per second. One small batch per model and placement runs first, untimed.
+   its ``values()``; it reports the median over the games as masked evaluations per second. One
+   small batch per model and placement runs first, untimed.
 
-2. **Share of extraction time.** For the ``--share`` models (default: LeNet on 28×28×1 trained for
+2. **Many samples in one call.** For the ``--batch-models`` and each ``--batch-n``, the values of
+   ``--batch-samples`` random images with P1's players after the low layers, computed by a loop of
+   ``ImageGame(...).values()`` and by one call of :func:`interprim.games.image_values` (which
+   batches the masked maps across images): the best of ``--repeat`` calls of each, taken in turns.
+   With ``transformers`` installed, the same for BERT-Tiny (random weights) on ``--batch-samples``
+   random sentences of a made-up vocabulary, ``TextGame(..., layer=1)`` against
+   :func:`interprim.games.text_values`.
+
+3. **Share of extraction time.** For the ``--share`` models (default: LeNet on 28×28×1 trained for
    ``--epochs`` on ``--train-size`` digits of the embedded MNIST-10k, and ResNet-20 on 32×32×3 with
    random weights, since training it takes minutes on a CPU; the 32×32×3 models see the digits padded
-   by 2 pixels and repeated over 3 channels, as there is no CIFAR-10 here), it builds P1's
-   intermediate-layer games (as above; log-odds of the true label) of the first ``--share-games``
-   correctly classified test digits for each ``--share-n``, and times computing their ``2**n`` values
+   by 2 pixels and repeated over 3 channels, as there is no CIFAR-10 here), it computes P1's
+   games after the low layers (as above; log-odds of the true label) of the first ``--share-games``
+   correctly classified test digits for each ``--share-n`` with ``image_values``, and times that
    against ``interprim.sparse_and_or(values, tol=--tol)`` on the whole batch (after one untimed call
    of each). It prints the model's share ``t_model / (t_model + t_solver)``.
 
 Usage::
 
-    python benchmarks/games.py --out benchmarks/results/games.json
-    python benchmarks/games.py --models vgg16 resnet56 --inputs 28 32 --n 8 --games 3 --share
-    python benchmarks/games.py --models --share vgg11:32:1 --share-n 10
+    python benchmarks/games.py --threads 1 --out benchmarks/results/games.json
+    python benchmarks/games.py --models vgg16 resnet56 --inputs 28 32 --n 8 --games 3 --batch-models --share
+    python benchmarks/games.py --models --batch-models --share vgg11:32:1 --share-n 10
 """
 
 from __future__ import annotations
@@ -41,6 +51,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -56,29 +67,33 @@ import torch
 
 import interprim as ip
 from interprim.data import load_mnist10k
-from interprim.games import ImageGame, central_grid_players, patch_grid
+from interprim.games import ImageGame, TextGame, central_grid_players, image_values, patch_grid, text_values
 from interprim.games.players import sample_indices
-from interprim.nn import build, layers, low_layer_count, names, split_at
+from interprim.nn import build, low_layers_output, names, split_at
 from interprim.train import TrainConfig, train
 from transforms import _cpu_name  # benchmarks/transforms.py: this script's folder is on sys.path
 
 CHANNELS = {28: 1, 32: 3}  # input size -> channels: 28×28×1 MNIST-like, 32×32×3 CIFAR-like
 NATURAL_SIZE = {"lenet": 28, "mlp": 28}  # the models meant for MNIST; every other zoo model: 32×32×3
-DEFAULT_MODELS = ("lenet", "mlp", "alexnet", "vgg11", "resnet20")  # the whole run: about 3 minutes on 2 cores
-PLACEMENTS = ("input", "intermediate")
+DEFAULT_MODELS = ("lenet", "mlp", "alexnet", "vgg11", "resnet20")
+BATCH_MODELS = ("lenet", "alexnet", "vgg11", "resnet20")
+PLACEMENTS = ("input", "split", "hook")
+
+
+class Wrapped(torch.nn.Module):
+    """The model behind a plain ``forward``: an image game can only take the hook path on it."""
+
+    def __init__(self, body: torch.nn.Module) -> None:
+        super().__init__()
+        self.body = body
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
 
 
 # ---------------------------------------------------------------------------------------------
 # Players
 # ---------------------------------------------------------------------------------------------
-
-
-def p1_layer(model: torch.nn.Module) -> str:
-    """The top-level child that ends the block of the model's low layers (P1): the game's ``layer``."""
-    found = layers(model)
-    following = found[low_layer_count(model)].name.split(".")[0]  # the block of the first high layer
-    children = list(model._modules)
-    return children[children.index(following) - 1]
 
 
 def feature_shape(model: torch.nn.Module, layer: str, image: torch.Tensor) -> tuple[int, ...]:
@@ -92,15 +107,25 @@ def input_players(size: int, n: int, seed: int) -> torch.Tensor:
     return grid[sample_indices(grid.shape[0], n, seed)]
 
 
-def players_for(model: torch.nn.Module, placement: str, image: torch.Tensor, n: int, seed: int) -> tuple[Any, str | None]:
-    """``(players, layer)`` of a placement; ``(None, reason)`` when the model has no spatial map there."""
-    if placement == "input":
-        return input_players(image.shape[-1], n, seed), None
-    layer = p1_layer(model)
+def layer_players(model: torch.nn.Module, image: torch.Tensor, n: int, seed: int) -> tuple[Any, str]:
+    """P1's players after the low layers and that layer; ``(None, reason)`` when its output has no spatial map."""
+    layer = low_layers_output(model)
     shape = feature_shape(model, layer, image)
     if len(shape) < 3:
         return None, f"'{layer}' outputs {shape}: no spatial map"
     return central_grid_players(shape, grid=5, n=n, seed=seed), layer
+
+
+def game_args(model: torch.nn.Module, placement: str, image: torch.Tensor, n: int, seed: int) -> dict[str, Any]:
+    """``ImageGame`` arguments of a placement (``model``, ``players``, ``layer``); ``{"skipped": reason}`` if none."""
+    if placement == "input":
+        return {"model": model, "players": input_players(image.shape[-1], n, seed), "layer": None}
+    players, layer = layer_players(model, image, n, seed)
+    if players is None:
+        return {"skipped": layer}
+    if placement == "split":
+        return {"model": model, "players": players, "layer": layer}
+    return {"model": Wrapped(model), "players": players, "layer": f"body.{layer}"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -112,21 +137,20 @@ def throughput(name: str, size: int, placement: str, args: argparse.Namespace) -
     channels = CHANNELS[size]
     model = build(name, in_channels=channels, input_size=size, seed=args.seed).eval()
     images = torch.rand(args.games, channels, size, size, generator=torch.Generator().manual_seed(args.seed))
-    players, layer = players_for(model, placement, images[0], args.n, args.seed)
     row: dict[str, Any] = {"model": name, "input": f"{size}x{size}x{channels}", "placement": placement,
-                           "n": args.n, "games": args.games}
-    if players is None:
-        return {**row, "skipped": layer}
-    row["layer"] = layer or "input"
-    row["map"] = list(feature_shape(model, layer, images[0])) if layer else [channels, size, size]
-    row["parameters"] = sum(p.numel() for p in model.parameters())
-    warm = ImageGame(model, images[0], players, layer=layer, batch_size=args.batch_size)
+                           "n": args.n, "games": args.games, "parameters": sum(p.numel() for p in model.parameters())}
+    kwargs = game_args(model, placement, images[0], args.n, args.seed)
+    if "skipped" in kwargs:
+        return {**row, "skipped": kwargs["skipped"]}
+    warm = ImageGame(image=images[0], batch_size=args.batch_size, **kwargs)
+    row["path"], row["layer"] = warm.path, low_layers_output(model) if kwargs["layer"] else "input"
+    row["map"] = list(warm.features.shape)
     row["batch_size"] = min(warm.default_batch_size(), 2**args.n)
     warm(torch.ones(min(64, 2**args.n), args.n, dtype=torch.bool))  # untimed: allocator, kernels, caches
     times = []
     for image in images:
         start = time.perf_counter()
-        ImageGame(model, image, players, layer=layer, batch_size=args.batch_size).values()
+        ImageGame(image=image, batch_size=args.batch_size, **kwargs).values()
         times.append(time.perf_counter() - start)
     row["seconds"] = times
     row["ms_per_game"] = 1e3 * float(np.median(times))  # the median resists a neighbour's burst of load
@@ -136,29 +160,109 @@ def throughput(name: str, size: int, placement: str, args: argparse.Namespace) -
 
 def print_throughput(rows: list[dict]) -> None:
     print(f"\n### Masked evaluations per second (n = {rows[0]['n']}: {2 ** rows[0]['n']} per game)\n")
-    print("| model | input | params | input: evals/s | input: ms/game | layer | map | layer: evals/s | layer: ms/game |")
-    print("|---|---|--:|--:|--:|---|---|--:|--:|")
+    print("| model | input | params | input | layer | map | split path | hook path | split ÷ hook |")
+    print("|---|---|--:|--:|---|---|--:|--:|--:|")
     keyed = {(r["model"], r["input"], r["placement"]): r for r in rows}
     for model, size in dict.fromkeys((r["model"], r["input"]) for r in rows):
-        a, b = keyed.get((model, size, "input")), keyed.get((model, size, "intermediate"))
-        params = next((r["parameters"] for r in (a, b) if r and "parameters" in r), None)
-        cells = [model, size, f"{params / 1e3:,.1f} k" if params is not None else ""]
-        cells += _cells(a, with_layer=False) + _cells(b, with_layer=True)
+        a, split, hook = (keyed.get((model, size, p)) for p in PLACEMENTS)
+        params = next(r["parameters"] for r in (a, split, hook) if r)
+        cells = [model, size, f"{params / 1e3:,.1f} k", _rate(a)]
+        if split is None or "skipped" in split:
+            cells += ["–", split["skipped"] if split else "", "n/a", "n/a", ""]
+        else:
+            cells += [split["layer"], "×".join(map(str, split["map"])), _rate(split), _rate(hook)]
+            both = hook is not None and "evals_per_s" in hook
+            cells.append(f"{split['evals_per_s'] / hook['evals_per_s']:.2f}×" if both else "")
         print("| " + " | ".join(cells) + " |")
 
 
-def _cells(row: dict | None, with_layer: bool) -> list[str]:
-    """evals/s and ms/game of one placement, after its layer and map when ``with_layer``."""
-    if row is None:
-        return [""] * (4 if with_layer else 2)
-    if "skipped" in row:
-        return (["–", row["skipped"]] if with_layer else []) + ["n/a", "n/a"]
-    head = [row["layer"], "×".join(map(str, row["map"]))] if with_layer else []
-    return head + [f"{row['evals_per_s']:,.0f}", f"{row['ms_per_game']:,.1f}"]
+def _rate(row: dict | None) -> str:
+    return "" if row is None or "evals_per_s" not in row else f"{row['evals_per_s']:,.0f}"
 
 
 # ---------------------------------------------------------------------------------------------
-# 2. Share of extraction time
+# 2. Many samples in one call
+# ---------------------------------------------------------------------------------------------
+
+
+def _best_of(loop: Any, batched: Any, repeat: int) -> tuple[float, float, Any, Any]:
+    """The shortest of ``repeat`` timed calls of ``loop`` and of ``batched``, taken in turns so that a
+    neighbour's burst of load hits both alike, and their last results."""
+    times: dict[Any, float] = {loop: float("inf"), batched: float("inf")}
+    out: dict[Any, Any] = {}
+    for _ in range(repeat):
+        for fn in (loop, batched):
+            start = time.perf_counter()
+            out[fn] = fn()
+            times[fn] = min(times[fn], time.perf_counter() - start)
+    return times[loop], times[batched], out[loop], out[batched]
+
+
+def batched_images(name: str, n: int, args: argparse.Namespace) -> dict:
+    size = NATURAL_SIZE.get(name, 32)
+    channels = CHANNELS[size]
+    model = build(name, in_channels=channels, input_size=size, seed=args.seed).eval()
+    images = torch.rand(args.batch_samples, channels, size, size, generator=torch.Generator().manual_seed(args.seed))
+    players, layer = layer_players(model, images[0], n, args.seed)
+    image_values(model, images[:2], players, layer=layer)  # untimed warm-up
+    t_loop, t_batch, looped, batched = _best_of(
+        lambda: torch.stack([ImageGame(model, x, players, layer=layer).values() for x in images]),
+        lambda: image_values(model, images, players, layer=layer),
+        args.repeat,
+    )
+    return _batch_row(name, f"{size}x{size}x{channels}", layer, n, args.batch_samples, t_loop, t_batch, looped, batched)
+
+
+def _batch_row(model: str, data: str, layer: str, n: int, samples: int, t_loop: float, t_batch: float,
+               looped: torch.Tensor, batched: torch.Tensor) -> dict:
+    evals = samples * 2**n
+    return {"model": model, "input": data, "layer": layer, "n": n, "samples": samples, "loop_seconds": t_loop,
+            "batched_seconds": t_batch, "loop_evals_per_s": evals / t_loop, "batched_evals_per_s": evals / t_batch,
+            "speedup": t_loop / t_batch, "max_abs_difference": float((looped - batched).abs().max())}
+
+
+WORDS = ("film", "plot", "actor", "scene", "story", "music", "dull", "great", "slow", "funny", "sad", "bright",
+         "dark", "long", "short", "brilliant", "boring", "moving", "cast", "ending", "script", "camera", "light",
+         "score")
+
+
+def batched_text(n: int, args: argparse.Namespace) -> dict | None:
+    """BERT-Tiny (random weights) on random sentences of 12-24 made-up-vocabulary words, players after block 1."""
+    try:
+        import transformers
+    except ImportError:
+        return None
+    from interprim.nn import bert_tiny
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "vocab.txt"
+        path.write_text("\n".join(vocab) + "\n")
+        tokenizer = transformers.BertTokenizerFast(str(path))
+    model = bert_tiny(vocab_size=len(vocab), seed=args.seed).eval()
+    rng = np.random.default_rng(args.seed)
+    sentences = [" ".join(rng.choice(WORDS, size=int(rng.integers(12, 25)))) for _ in range(args.batch_samples)]
+    text_values(model, tokenizer, sentences[:2], n=n, layer=1)  # untimed warm-up
+    t_loop, t_batch, looped, (batched, _) = _best_of(
+        lambda: torch.stack([TextGame(model, tokenizer, s, n=n, layer=1).values() for s in sentences]),
+        lambda: text_values(model, tokenizer, sentences, n=n, layer=1),
+        args.repeat,
+    )
+    return _batch_row("bert_tiny", "12-24 words", "block 1", n, args.batch_samples, t_loop, t_batch, looped, batched)
+
+
+def print_batched(rows: list[dict]) -> None:
+    print("\n### Many samples in one call: a loop of single games vs image_values / text_values\n")
+    print("| model | input | layer | n | samples | loop: evals/s | one call: evals/s | speed-up | max abs diff |")
+    print("|---|---|---|--:|--:|--:|--:|--:|--:|")
+    for r in rows:
+        print(f"| {r['model']} | {r['input']} | {r['layer']} | {r['n']} | {r['samples']} | "
+              f"{r['loop_evals_per_s']:,.0f} | {r['batched_evals_per_s']:,.0f} | {r['speedup']:.2f}× | "
+              f"{r['max_abs_difference']:.1e} |")
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Share of extraction time
 # ---------------------------------------------------------------------------------------------
 
 
@@ -192,15 +296,13 @@ def share(name: str, size: int, epochs: int, args: argparse.Namespace) -> dict:
     if len(chosen) < args.share_games:
         raise SystemExit(f"{name}: only {len(chosen)} of {len(test_data)} test digits are classified correctly; "
                          f"raise --eval-size or train longer.")
-    layer = p1_layer(model)
+    layer = low_layers_output(model)
     out["layer"] = layer
     for n in args.share_n:
         players = central_grid_players(feature_shape(model, layer, x_test[0]), grid=5, n=n, seed=args.seed)
-        ImageGame(model, x_test[chosen[0]], players, layer=layer)(torch.ones(8, n, dtype=torch.bool))  # warm-up
+        image_values(model, x_test[chosen[:1]], players, layer=layer)  # warm-up
         start = time.perf_counter()
-        values = torch.stack([
-            ImageGame(model, x_test[i], players, layer=layer, target=int(test_data.labels[i])).values() for i in chosen
-        ])
+        values = image_values(model, x_test[chosen], players, layer=layer, targets=test_data.labels[chosen])
         t_model = time.perf_counter() - start
         ip.sparse_and_or(values[:1, :], tol=args.tol)  # warm-up of the solver (first call)
         start = time.perf_counter()
@@ -255,8 +357,16 @@ def main(argv: list[str] | None = None) -> int:
                    "and mlp, 32 for the others")
     p.add_argument("--n", type=int, default=10, help="players of the throughput games")
     p.add_argument("--games", type=int, default=2, help="games per model, input size and placement")
-    p.add_argument("--batch-size", type=int, default=None, help="masked evaluations per forward pass "
-                   "(default: the games' memory budget, 256 MiB of masked inputs)")
+    p.add_argument("--batch-size", type=int, default=None, help="masked evaluations per forward pass of the "
+                   "throughput games (default: the games' memory budget, 256 MiB of masked inputs, at most 4 MiB "
+                   "on a CPU)")
+    p.add_argument("--batch-models", nargs="*", default=list(BATCH_MODELS), choices=names(), metavar="MODEL",
+                   help=f"zoo models of the loop-vs-one-call table (none: skip it); default {' '.join(BATCH_MODELS)}")
+    p.add_argument("--batch-n", type=int, nargs="+", default=[4, 8], help="players of the loop-vs-one-call games")
+    p.add_argument("--batch-samples", type=int, default=8, help="samples per loop-vs-one-call row")
+    p.add_argument("--text", action=argparse.BooleanOptionalAction, default=True,
+                   help="add BERT-Tiny rows to the loop-vs-one-call table (needs transformers)")
+    p.add_argument("--repeat", type=int, default=3, help="the loop-vs-one-call rows report the best of this many")
     p.add_argument("--share", type=_share_spec, nargs="*", default=[("lenet", 28, None), ("resnet20", 32, 0)],
                    metavar="MODEL:SIZE[:EPOCHS]", help="models of the model-vs-solver table (none: skip it); "
                    "default lenet:28 (trained for --epochs) and resnet20:32:0 (random weights: training it "
@@ -274,8 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/games.json"))
     args = p.parse_args(argv)
-    if not 1 <= args.n <= 16 or args.games < 1 or args.share_games < 1 or any(not 1 <= n <= 16 for n in args.share_n):
-        p.error("need 1 <= --n, --share-n <= 16 and --games, --share-games >= 1")
+    counts = (args.games, args.share_games, args.batch_samples, args.repeat)
+    if any(not 1 <= n <= 16 for n in [args.n, *args.share_n, *args.batch_n]) or min(counts) < 1:
+        p.error("need 1 <= --n, --share-n, --batch-n <= 16 and --games, --share-games, --batch-samples, --repeat >= 1")
     torch.set_num_threads(args.threads)
     meta = {
         "python": platform.python_version(),
@@ -288,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"interprim games benchmark: torch {meta['torch']} ({meta['torch_threads']} threads), {meta['cpu_count']} "
           f"CPUs ({meta['processor']}); load average {meta['load_average_at_start']}", flush=True)
     report: dict[str, Any] = {"config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                              "meta": meta, "throughput": [], "share": []}
+                              "meta": meta, "throughput": [], "batched": [], "share": []}
     started = time.perf_counter()
     for name in args.models:
         for size in args.inputs or [NATURAL_SIZE.get(name, 32)]:
@@ -297,6 +408,13 @@ def main(argv: list[str] | None = None) -> int:
                 report["throughput"].append(row)
                 done = row.get("skipped") or f"{row['evals_per_s']:,.0f} evals/s, {row['ms_per_game']:,.1f} ms/game"
                 print(f"  {name:<9} {row['input']:<8} {placement:<12} {done}", flush=True)
+    for n in args.batch_n:
+        rows = [batched_images(name, n, args) for name in args.batch_models]
+        text = batched_text(n, args) if args.text else None
+        for row in rows + ([text] if text else []):
+            report["batched"].append(row)
+            print(f"  {row['model']:<9} n={n:<3} {row['samples']} samples: loop {row['loop_evals_per_s']:,.0f} "
+                  f"evals/s, one call {row['batched_evals_per_s']:,.0f} evals/s ({row['speedup']:.2f}×)", flush=True)
     for name, size, epochs in args.share:
         row = share(name, size, args.epochs if epochs is None else epochs, args)
         report["share"].append(row)
@@ -307,6 +425,8 @@ def main(argv: list[str] | None = None) -> int:
     meta["load_average_at_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     if report["throughput"]:
         print_throughput(report["throughput"])
+    if report["batched"]:
+        print_batched(report["batched"])
     if report["share"]:
         print_share(report["share"], args.tol)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -22,11 +22,21 @@ from interprim.games import (
     select,
     target_logit,
 )
+from interprim.nn import build, low_layers_output, split_at
 from interprim.sets import subset_masks
 
 SHARED_DATA = Path(
     os.environ.get("INTERPRIM_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")
 )
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Two CPU threads on a shared, loaded machine are far slower than one; restore afterwards."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 class Counter(nn.Module):
@@ -244,6 +254,64 @@ def test_split_path_runs_the_low_layers_once():
     before = counter.calls
     hook.values()
     assert counter.calls - before == math.ceil(16 / 3)
+
+
+def count_calls(modules):
+    """Forward hooks counting the calls of each module; returns the counts and the hook handles."""
+    calls = {name: 0 for name in modules}
+    handles = []
+    for name, module in modules.items():
+
+        def hook(module, args, out, name=name):
+            calls[name] += 1
+
+        handles.append(module.register_forward_hook(hook))
+    return calls, handles
+
+
+ZOO_IMAGES = {"lenet": (1, 28), "vgg11": (1, 28), "resnet20": (1, 28), "alexnet": (3, 32)}
+
+
+@pytest.mark.parametrize("name", sorted(ZOO_IMAGES))
+def test_zoo_models_take_the_split_path_and_run_the_low_layers_once(name):
+    """Construction plus all 2**n values run each low child once; values equal the hook path (float64)."""
+    channels, size = ZOO_IMAGES[name]
+    model = build(name, in_channels=channels, input_size=size, seed=0).double().eval()
+    image = torch.rand(channels, size, size, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    layer = low_layers_output(model)
+    children = dict(model.named_children())
+    cut = list(children).index(layer) + 1
+    features = split_at(model, layer)[0](image[None])[0]
+    players = central_grid_players(features.shape, grid=5, n=4, seed=0)
+    calls, handles = count_calls(children)
+    try:
+        game = ImageGame(model, image, players, layer="low", batch_size=5)
+        v = game.values()
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert (game.path, game.layer) == ("split", layer)
+    assert all(calls[child] == 1 for child in list(children)[:cut])
+    assert calls[list(children)[cut]] == 1 + math.ceil(16 / 5)  # the unmasked map, then the batches
+    torch.testing.assert_close(game.features, features, rtol=0, atol=0)
+    hook = ImageGame(Wrapped(model), image, players, layer=f"body.{layer}")
+    assert hook.path == "hook"
+    torch.testing.assert_close(v, hook.values(), rtol=1e-10, atol=1e-10)
+
+
+def test_zoo_split_path_keeps_the_input_check_and_nested_names_take_the_hook_path():
+    model = build("resnet20", in_channels=1, input_size=28, seed=0).double().eval()
+    image = torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"resnet20: expected images of shape \(B, 1, 28, 28\)"):
+        ImageGame(model, torch.rand(3, 28, 28, dtype=torch.float64), patch_grid(28, 28, 14), layer="relu1")
+    nested = ImageGame(model, image, patch_grid(28, 28, 14), layer="stage1_block0.conv2", output="logit", target=1)
+    split = ImageGame(model, image, patch_grid(28, 28, 14), layer="stage1_block0", output="logit", target=1)
+    assert (nested.path, split.path) == ("hook", "split")
+    masked = model[:4](image[None])  # through stage1_block0
+    masked[:, :, 14:, :] = 0  # players 2 and 3 absent
+    torch.testing.assert_close(split.values()[0b0011], model[4:](masked)[0, 1], rtol=1e-10, atol=1e-10)
+    with pytest.raises(ValueError, match="layer='low' is not defined"):
+        ImageGame(Wrapped(model), image, patch_grid(28, 28, 14), layer="low")
 
 
 def test_batching_with_a_memory_budget_gives_the_same_values():

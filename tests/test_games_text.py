@@ -1,5 +1,7 @@
 """TextGame with a tiny randomly initialised BERT and a BERT tokenizer built from a vocabulary file."""
 
+import math
+
 import pytest
 import torch
 
@@ -13,6 +15,15 @@ VOCAB = [
     "a", "plot", "##s", "'", "s", "t", "don", "it", "was", "bad", "funny", "of",
 ]  # fmt: skip
 SENTENCE = "The movie is unbelievable, and not good. Plots don't"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Two CPU threads on a shared, loaded machine are far slower than one; restore afterwards."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +148,85 @@ def test_text_game_bad_inputs(tokenizer, bert, tmp_path):
         TextGame(bert, tokenizer, "")
     with pytest.raises(TypeError, match="get_input_embeddings"):
         TextGame(torch.nn.Linear(2, 2), tokenizer, SENTENCE)
+
+
+# ------------------------------------------------------------------ players after k transformer blocks
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """BERT-Tiny (2 blocks, 128 wide, random weights) on the test vocabulary, in float64."""
+    from interprim.nn import bert_tiny
+
+    return bert_tiny(vocab_size=len(VOCAB), seed=0).double().eval()
+
+
+def hooked_values(model, tokenizer, game, k):
+    """The hook path: the whole model on copies of the sentence, block ``k``'s output replaced by the masked states."""
+    n = game.n_players
+    masks = torch.tensor([[s >> i & 1 for i in range(n)] for s in range(2**n)], dtype=torch.bool)
+    states = game.masked(masks)
+    block = model.bert.encoder.layer[k - 1]
+    handle = block.register_forward_hook(lambda module, args, out: (states,) + tuple(out[1:]))
+    try:
+        enc = tokenizer(SENTENCE, return_tensors="pt")
+        with torch.no_grad():
+            logits = model(**{key: value.expand(2**n, -1) for key, value in enc.items()}).logits
+    finally:
+        handle.remove()
+    return logits[:, game.target] - logits[:, 1 - game.target]  # the log-odds of two classes
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_text_game_after_k_blocks_runs_the_low_blocks_once_and_equals_the_hook_path(tokenizer, tiny, k):
+    low = {"embeddings": tiny.bert.embeddings, **{f"block{i}": tiny.bert.encoder.layer[i] for i in range(2)}}
+    calls = dict.fromkeys(low, 0)
+    handles = [
+        module.register_forward_hook(lambda module, args, out, name=name: calls.__setitem__(name, calls[name] + 1))
+        for name, module in low.items()
+    ]
+    try:
+        game = TextGame(tiny, tokenizer, SENTENCE, n=5, layer=k, batch_size=7)
+        v = game.values()
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert calls["embeddings"] == 1 and all(calls[f"block{i}"] == 1 for i in range(k))
+    if k == 1:
+        assert calls["block1"] == 1 + math.ceil(32 / 7)  # the unmasked sentence, then the batches
+    assert game.layer == k and game.features.shape == (len(game.tokens), 128)
+    torch.testing.assert_close(v, hooked_values(tiny, tokenizer, game, k), rtol=1e-10, atol=1e-10)
+    # the model is whole again: its blocks and embeddings are back
+    assert len(tiny.bert.encoder.layer) == 2 and tiny.bert.embeddings is low["embeddings"]
+    enc = tokenizer(SENTENCE, return_tensors="pt")
+    with torch.no_grad():
+        torch.testing.assert_close(tiny(**enc).logits[0], game.logits, rtol=1e-12, atol=1e-12)
+
+
+def test_low_layer_is_the_first_block_and_mean_baseline_is_the_players_mean_state(tokenizer, tiny):
+    game = TextGame(tiny, tokenizer, SENTENCE, n=4, layer="low")
+    assert game.layer == 1  # BERT-Tiny's low layers: the embeddings and the first block (P1 App. F.2)
+    enc = tokenizer(SENTENCE, return_tensors="pt")
+    with torch.no_grad():
+        states = tiny(**enc, output_hidden_states=True).hidden_states[1][0]
+    torch.testing.assert_close(game.features, states, rtol=1e-12, atol=1e-12)
+    tokens = sorted(t for word in game.word_tokens for t in word)
+    torch.testing.assert_close(game.baseline, states[tokens].mean(0), rtol=1e-12, atol=1e-12)
+    # every sub-token of an absent word carries the baseline; the others keep their states
+    masked = game.masked(torch.tensor([[True, False, True, True]]))[0]
+    for t in range(len(game.tokens)):
+        want = game.baseline if t in game.word_tokens[1] else states[t]
+        torch.testing.assert_close(masked[t], want, rtol=0, atol=0)
+    vector = torch.linspace(-1, 1, 128, dtype=torch.float64)
+    assert torch.equal(TextGame(tiny, tokenizer, SENTENCE, n=4, layer=1, baseline=vector).baseline, vector)
+
+
+def test_text_game_layer_errors(tokenizer, tiny, bert):
+    with pytest.raises(ValueError, match=r"k in 0\.\.2"):
+        TextGame(tiny, tokenizer, SENTENCE, layer=3)
+    with pytest.raises(ValueError, match=r"k in 0\.\.2"):
+        TextGame(tiny, tokenizer, SENTENCE, layer="block1")
+    with pytest.raises(ValueError, match="baseline='mask' is the mask token's embedding"):
+        TextGame(tiny, tokenizer, SENTENCE, layer=1, baseline="mask")
+    with pytest.raises(ValueError, match="needs a Hugging Face model"):
+        TextGame(Recorder(bert), tokenizer, SENTENCE, layer=1)

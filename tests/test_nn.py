@@ -18,6 +18,7 @@ from interprim.nn import (
     layers,
     lenet,
     low_layer_count,
+    low_layers_output,
     names,
     reinit_layers,
     split_at,
@@ -212,6 +213,42 @@ def test_resnet56_low_layers_are_the_first_nine_convs():
     assert low_layer_count(_cached("lenet", 3, 32)) == 1
 
 
+LOW_LAYERS_OUTPUT = {
+    "lenet": "pool1", "vgg11": "pool1", "vgg13": "relu1", "vgg16": "relu1", "resnet20": "relu1",
+    "resnet32": "relu1", "resnet56": "stage1_block3", "alexnet": "pool1", "mlp": "relu1",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_LAYERS))
+def test_low_layers_output_ends_the_low_layers_with_their_activation_and_pooling(name):
+    model = _cached(name, 3, 32)
+    assert low_layers_output(model) == model.low_layers_output == LOW_LAYERS_OUTPUT[name]
+    children = list(model._modules)
+    cut = children.index(LOW_LAYERS_OUTPUT[name]) + 1
+    found = layers(model)
+    low = {layer.name.split(".")[0] for layer in found[: low_layer_count(model)]}
+    high = {layer.name.split(".")[0] for layer in found[low_layer_count(model) :]}
+    assert low <= set(children[:cut]) and high <= set(children[cut:])
+    assert found[low_layer_count(model)].name.split(".")[0] == children[cut]  # nothing but the high layers after
+
+
+def test_low_layers_output_rejects_models_without_a_cut():
+    with pytest.raises(TypeError, match="neither an nn.Sequential"):
+        low_layers_output(nn.ModuleDict({"a": nn.Linear(2, 2)}))
+    with pytest.raises(ValueError, match="all 1 layers of the model are low"):
+        low_layers_output(nn.Sequential(nn.Linear(2, 2), nn.ReLU()))
+    inside = nn.Sequential(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Conv2d(2, 2, 3)), nn.Flatten(), nn.Linear(8, 2))
+    with pytest.raises(ValueError, match="inside the top-level child '0'"):
+        low_layers_output(inside)
+
+
+def test_zoo_check_input_is_the_forward_check():
+    model = _cached("lenet", 1, 28)
+    model.check_input(torch.zeros(2, 1, 28, 28))
+    with pytest.raises(ValueError, match=r"lenet: expected images of shape \(B, 1, 28, 28\), got \(2, 3, 28, 28\)"):
+        model.check_input(torch.zeros(2, 3, 28, 28))
+
+
 def test_layers_rejects_unsupported_modules():
     with pytest.raises(TypeError, match="LayerNorm"):
         layers(nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4)))
@@ -383,6 +420,7 @@ def test_bert_tiny_shape_layers_and_seed():
         "bert.embeddings", "bert.encoder.layer.0", "bert.encoder.layer.1", "bert.pooler", "classifier"
     ]
     assert low_layer_count(model) == 2
+    assert low_layers_output(model) == "bert.encoder.layer.0"
     same, other = bert_tiny(3, 1000, seed=0), bert_tiny(3, 1000, seed=1)
     state = model.state_dict()
     assert all(torch.equal(v, state[k]) for k, v in same.state_dict().items())

@@ -2,9 +2,12 @@
 
 Every game follows :class:`Game`: ``game.n_players``, ``game(masks)`` for a ``(B, n)`` bool batch,
 ``game.values()`` for all ``2**n`` subsets in bitmask order, in memory-bounded batches.
+:func:`image_values` and :func:`text_values` give the ``(B, 2**n)`` values of many samples of one
+model in one call, batching the masked inputs across samples.
 """
 
 from .base import DEFAULT_MEMORY_BUDGET, MAX_PLAYERS, BaseGame, FunctionGame, Game
+from .dataset import image_values, text_values
 from .image import ImageGame, foreground_values
 from .outputs import log_odds, select, target_logit
 from .players import central_grid_players, foreground_patches, patch_grid
@@ -24,8 +27,10 @@ __all__ = [
     "central_grid_players",
     "foreground_patches",
     "foreground_values",
+    "image_values",
     "log_odds",
     "patch_grid",
     "select",
     "target_logit",
+    "text_values",
 ]

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .base import DEFAULT_MEMORY_BUDGET, BaseGame
+from .base import CPU_BATCH_BYTES, DEFAULT_MEMORY_BUDGET, BaseGame
 from .outputs import check_target, predicted_class, resolve_output
 
 
@@ -49,6 +49,13 @@ def model_dtype(model: torch.nn.Module) -> torch.dtype:
         if p.dtype.is_floating_point:
             return p.dtype
     return torch.get_default_dtype()
+
+
+def batch_rows(memory_budget: int, row_bytes: int, device: torch.device) -> int:
+    """Masked inputs per forward pass: as many as fit in ``memory_budget`` bytes and, on a CPU, in
+    :data:`~interprim.games.base.CPU_BATCH_BYTES` (at least 1)."""
+    budget = min(memory_budget, CPU_BATCH_BYTES) if device.type == "cpu" else memory_budget
+    return max(1, budget // max(1, row_bytes))
 
 
 def as_float_tensor(x: Any, name: str, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -110,6 +117,12 @@ class ModelGame(BaseGame):
         self.output = resolve_output(output)
         self.target: int = 0
         self.logits: torch.Tensor = torch.zeros(0, dtype=torch.float64)
+
+    def default_batch_size(self) -> int:
+        """``batch_size`` when given, else :func:`batch_rows` of the budget (at most 4 MiB per pass on a CPU)."""
+        if self.batch_size is not None:
+            return self.batch_size
+        return batch_rows(self.memory_budget, self.bytes_per_sample, self.device)
 
     def _resolve_target(self, raw: Any, target: Any) -> None:
         """Store the unmasked sample's logits and the target: ``target``, or the predicted class when ``None``."""

@@ -22,6 +22,13 @@ MAX_PLAYERS = 24
 DEFAULT_MEMORY_BUDGET = 256 * 2**20
 """Default bytes of masked inputs per batch (256 MiB)."""
 
+CPU_BATCH_BYTES = 4 * 2**20
+"""Bytes of masked inputs per forward pass of a model game on a CPU (4 MiB), whatever the budget.
+
+Larger batches leave the CPU caches and run slower: ResNet-20 on 64 KiB feature maps did about
+1000 evaluations per second in batches of 16-64 maps and 420 in batches of 1024; LeNet, VGG-11,
+AlexNet and BERT-Tiny were as fast or faster at 4 MiB than at 64 MiB (``benchmarks/games.py``)."""
+
 
 @runtime_checkable
 class Game(Protocol):
@@ -73,9 +80,10 @@ class BaseGame:
     """A game evaluated in memory-bounded batches; subclasses implement :meth:`_evaluate`.
 
     The batch size of :meth:`values` is ``batch_size`` when given, else the number of masked
-    inputs that fit in ``memory_budget`` bytes (``memory_budget // bytes_per_sample``, at least 1).
-    The budget counts the masked inputs only; the activations a model computes on them scale
-    with the batch too, so lower the budget for models with large activations.
+    inputs that fit in ``memory_budget`` bytes (``memory_budget // bytes_per_sample``, at least 1;
+    games on a model running on a CPU also keep to :data:`CPU_BATCH_BYTES`). The budget counts the
+    masked inputs only; the activations a model computes on them scale with the batch too, so
+    lower the budget for models with large activations.
     """
 
     def __init__(

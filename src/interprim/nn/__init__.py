@@ -4,7 +4,7 @@ layers of a model, and copying / freezing / re-initialising / splitting at those
 from __future__ import annotations
 
 from .blocks import BasicBlock, Normalize, PadShortcut
-from .layers import Layer, layers, low_layer_count
+from .layers import Layer, layers, low_layer_count, low_layers_output
 from .surgery import copy_layers, freeze_layers, reinit_layers, split_at
 from .text import bert_tiny, load_pretrained_classifier, minilm_path
 from .zoo import (
@@ -37,6 +37,7 @@ __all__ = [
     "lenet",
     "load_pretrained_classifier",
     "low_layer_count",
+    "low_layers_output",
     "minilm_path",
     "mlp",
     "names",

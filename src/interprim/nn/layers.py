@@ -14,6 +14,9 @@ layer of other image models and, for BERT, the embeddings **and** the first tran
 (``L = 2``): P1 calls "all layers after the first transformer block" the high layers, so the
 embeddings below it belong to the low layers, and sharing a block on top of different
 embeddings would not share its input representation.
+
+The players of P1's games live on the representation after the low layers (P1 App. F.2, SPEC §5):
+:func:`low_layers_output` names the module that outputs it.
 """
 
 from __future__ import annotations
@@ -76,14 +79,21 @@ def _out_features(module: nn.Module) -> int:
     return module.out_features if isinstance(module, nn.Linear) else module.out_channels
 
 
-def _transformer_layers(model: nn.Module) -> list[Layer]:
+def _transformer_blocks(model: nn.Module, where: str = "layers") -> tuple[nn.Module, str]:
+    """``(base, name)``: the base model of a Hugging Face model and the name, in it, of its list of
+    transformer blocks (the first non-empty ``nn.ModuleList``, ``encoder.layer`` for BERT)."""
     base = model.base_model
-    prefix = "" if base is model else f"{model.base_model_prefix}."
     blocks_name = next(
         (name for name, m in base.named_modules() if isinstance(m, nn.ModuleList) and len(m) > 0), None
     )
     if blocks_name is None:
-        raise TypeError(f"layers: {type(model).__name__} has no list of transformer blocks.")
+        raise TypeError(f"{where}: {type(model).__name__} has no list of transformer blocks.")
+    return base, blocks_name
+
+
+def _transformer_layers(model: nn.Module) -> list[Layer]:
+    base, blocks_name = _transformer_blocks(model)
+    prefix = "" if base is model else f"{model.base_model_prefix}."
     found: list[Layer] = []
     for child_name, child in base.named_children():
         if blocks_name == child_name or blocks_name.startswith(child_name + "."):
@@ -136,3 +146,43 @@ def low_layer_count(model: nn.Module) -> int:
     if getattr(model, "arch", None) == "resnet56":
         return 9
     return 1
+
+
+def low_layers_output(model: nn.Module) -> str:
+    """The name of the module whose output is the representation after the low layers (SPEC §5-6).
+
+    That representation is where P1 places its players (App. F.2: "the feature map after
+    low-layer"); ``ImageGame(..., layer="low")`` and ``TextGame(..., layer="low")`` use it.
+
+    - An ``nn.Sequential`` (every zoo model): the top-level child just before the child that
+      holds layer ``L + 1`` of :func:`layers` (``L =`` :func:`low_layer_count`), i.e. the low
+      layers together with the activation and pooling that follow them: ``pool1`` for LeNet,
+      VGG-11 and AlexNet, ``relu1`` for VGG-13/16, ResNet-20/32 and the MLP, ``stage1_block3``
+      for ResNet-56.
+    - A BERT-family model: the last low transformer block, ``bert.encoder.layer.0`` for BERT-Tiny.
+
+    Raises ``ValueError`` when every layer is low or the cut falls inside a top-level child, and
+    ``TypeError`` for other models (pass the name of the module yourself).
+    """
+    check_module("low_layers_output", "model", model)
+    found = layers(model)
+    count = low_layer_count(model)
+    if _is_transformers_model(model):
+        return found[count - 1].name
+    if not isinstance(model, nn.Sequential):
+        raise TypeError(
+            f"low_layers_output: {type(model).__name__} is neither an nn.Sequential nor a BERT-family model, "
+            f"so the module after its low layers is not defined; pass the name of that module yourself."
+        )
+    if count >= len(found):
+        raise ValueError(
+            f"low_layers_output: all {len(found)} layers of the model are low layers; nothing runs after them."
+        )
+    last_low, first_high = found[count - 1].name.split(".")[0], found[count].name.split(".")[0]
+    if last_low == first_high:
+        raise ValueError(
+            f"low_layers_output: the low layers end inside the top-level child {first_high!r} "
+            f"({found[count - 1].name} is low, {found[count].name} is not); no module outputs exactly them."
+        )
+    children = list(model._modules)
+    return children[children.index(first_high) - 1]

@@ -31,6 +31,7 @@ from torch import nn
 
 from ._checks import check_int
 from .blocks import BasicBlock, Normalize
+from .layers import low_layers_output
 from .surgery import reinit_layers
 
 _Blocks = OrderedDict[str, nn.Module]  # a model's named top-level children, in forward order
@@ -42,8 +43,9 @@ class ZooModel(nn.Sequential):
     Attributes: ``arch`` (the registry name, e.g. ``"resnet56"``), ``arch_kwargs`` (the
     JSON-serialisable builder arguments other than ``seed``/``device``, so that
     ``build(m.arch, **m.arch_kwargs)`` rebuilds the architecture, e.g. to load a checkpoint) and
-    ``input_shape`` ``(C, H, W)``. ``forward`` checks the input shape; slicing (``model[a:b]``)
-    returns a plain ``nn.Sequential`` sharing the same modules.
+    ``input_shape`` ``(C, H, W)``. ``forward`` checks the input shape (:meth:`check_input`);
+    slicing (``model[a:b]``) returns a plain ``nn.Sequential`` sharing the same modules.
+    ``low_layers_output`` names the child whose output follows the low layers (P1's player layer).
     """
 
     def __init__(
@@ -64,13 +66,22 @@ class ZooModel(nn.Sequential):
             return nn.Sequential(OrderedDict(list(self._modules.items())[idx]))
         return super().__getitem__(idx)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    @property
+    def low_layers_output(self) -> str:
+        """The top-level child whose output is the map after the low layers (:func:`interprim.nn.low_layers_output`)."""
+        return low_layers_output(self)
+
+    def check_input(self, x: Any) -> None:
+        """Raise ``ValueError`` unless ``x`` is a batch of images ``(B, *input_shape)``."""
         if not isinstance(x, torch.Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != self.input_shape:
             got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(
                 f"{self.arch}: expected images of shape (B, {', '.join(map(str, self.input_shape))}), "
                 f"got {got}; build the model with the in_channels and input_size of your data."
             )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
         return super().forward(x)
 
 
