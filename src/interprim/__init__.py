@@ -4,7 +4,8 @@ See the README for a tour; SPEC.md-style formulas are in each function's docstri
 """
 
 from . import metrics, sets
-from .extract import and_or, generalizable_and_or, harsanyi, sparse_and_or
+from .extract import ConvergenceWarning, and_or, generalizable_and_or, harsanyi, sparse_and_or
+from .games import image_values, text_values
 from .interactions import Interactions
 from .transforms import (
     and_interactions,
@@ -18,11 +19,13 @@ from .transforms import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConvergenceWarning",
     "Interactions",
     "and_interactions",
     "and_or",
     "generalizable_and_or",
     "harsanyi",
+    "image_values",
     "inverse_and",
     "inverse_or",
     "metrics",
@@ -31,4 +34,5 @@ __all__ = [
     "sets",
     "sparse_and_or",
     "split_interactions",
+    "text_values",
 ]
