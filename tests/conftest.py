@@ -10,6 +10,16 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("INTERPRIM_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_thread():
+    """Every test runs torch on one thread: the tensors are small, and two intra-op threads on a shared
+    2-core CPU wait for each other (10× slower here); restored at the end."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="session")
 def mnist_games():
     """``(2, 4, 2**6)`` log-odds games of two LeNets (seeds 0 and 1) on 4 MNIST test digits, 6 foreground patches.

@@ -30,14 +30,6 @@ SHARED_DATA = Path(
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Two CPU threads on a shared, loaded machine are far slower than one; restore afterwards."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 class Counter(nn.Module):
     """Identity that counts its forward calls and the samples it saw."""

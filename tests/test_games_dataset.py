@@ -10,14 +10,6 @@ from interprim.games import ImageGame, TextGame, central_grid_players, foregroun
 from interprim.nn import build, low_layers_output, split_at
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Two CPU threads on a shared, loaded machine are far slower than one; restore afterwards."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 class Wrapped(nn.Module):
     """A non-Sequential model around the same layers: forces the hook path."""

@@ -17,14 +17,6 @@ VOCAB = [
 SENTENCE = "The movie is unbelievable, and not good. Plots don't"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Two CPU threads on a shared, loaded machine are far slower than one; restore afterwards."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 @pytest.fixture(scope="module")
 def tokenizer(tmp_path_factory):

@@ -33,14 +33,6 @@ EXPECTED_LAYERS = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Two CPU threads on a shared, loaded machine are far slower than one; restore afterwards."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 @functools.lru_cache(maxsize=None)
 def _cached(name: str, channels: int, size: int) -> nn.Module:

@@ -20,14 +20,6 @@ from interprim.train import History, TrainConfig, epoch_path, evaluate, load_mod
 N_FEATURES = 4
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one intra-op thread avoids thread contention on a shared CPU (10x faster here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def blobs(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Two well separated classes in [0, 1]^4: class c centred at 0.3 + 0.4 c."""
