@@ -51,7 +51,7 @@ def _demo(args: argparse.Namespace) -> int:
     import torch
 
     from .data import load_mnist10k
-    from .games import ImageGame, central_grid_players
+    from .games import central_grid_players, image_values
     from .nn import build, split_at
     from .plot import interaction_panel
     from .train import TrainConfig, train
@@ -73,12 +73,7 @@ def _demo(args: argparse.Namespace) -> int:
         predicted = model(test_data.images).argmax(1)
     players = central_grid_players(tuple(feature_shape), grid=5, n=args.players, seed=args.seed)
     chosen = torch.nonzero(predicted == test_data.labels).flatten()[: args.images].tolist()
-    values = torch.stack(
-        [
-            ImageGame(model, test_data.images[i], players, layer=_LAYER, target=int(test_data.labels[i])).values()
-            for i in chosen
-        ]
-    )
+    values = image_values(model, test_data.images[chosen], players, layer=_LAYER, targets=test_data.labels[chosen])
     names = [f"p{i}" for i in range(args.players)]
     r = sparse_and_or(values, tol=args.tol, max_iter=args.max_iter, players=names, progress=True)
     out_dir = Path(args.out_dir)
