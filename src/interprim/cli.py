@@ -125,6 +125,54 @@ def _extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def _experiment_list(args: argparse.Namespace) -> int:
+    from .experiments import get, names
+
+    rows = [(name, get(name).DESCRIPTION) for name in names()]
+    width = max(len(name) for name, _ in rows)
+    for name, description in rows:
+        print(f"{name:<{width}}  {description}")
+    print(f"{'all':<{width}}  every experiment above, into <out>/<name>/ with one shared store")
+    return 0
+
+
+def _experiment_run(args: argparse.Namespace) -> int:
+    from .experiments import run_all, run_experiment
+    from .experiments.runner import default_out
+
+    out = Path(args.out) if args.out else default_out(args.name)
+    options = {"config_source": args.config, "overrides": args.overrides, "out": out, "device": args.device,
+               "store": args.store}
+    try:
+        if args.name == "all":
+            docs = run_all(**options)
+            folders = {name: out / name for name in docs}
+        else:
+            docs = {args.name: run_experiment(args.name, **options)}
+            folders = {args.name: out}
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for name, doc in docs.items():
+        tasks = doc["tasks"]
+        print(f"{name}: {folders[name]} ({tasks['computed']} tasks computed, {tasks['reused']} reused, "
+              f"{doc['seconds']:.1f} s); see {folders[name] / 'summary.md'}")
+    return 0
+
+
+def _experiment_report(args: argparse.Namespace) -> int:
+    from .experiments import report
+
+    try:
+        paths = report(args.dir)
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(path)
+    return 0
+
+
 def _positive_int(text: str) -> int:
     try:
         k = int(text)
@@ -157,6 +205,21 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--top", type=_positive_int, default=10, help="how many interactions to list")
     e.add_argument("--out", help="save the interactions to this .npz file")
     e.set_defaults(func=_extract)
+    x = sub.add_parser("experiment", help="run the experiments of the papers and render their reports")
+    xs = x.add_subparsers(dest="action", required=True)
+    xs.add_parser("list", help="the experiments and what each shows").set_defaults(func=_experiment_list)
+    r = xs.add_parser("run", help="run an experiment (or all) into an output folder; reruns resume from the store")
+    r.add_argument("name", help="an experiment of `interprim experiment list`, or all")
+    r.add_argument("--config", default="cpu", help="cpu (minutes on a CPU), paper (the papers' scale) or a FILE.toml")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value (a TOML value: seeds=[0,1,2], lr=0.01, arch=lenet); repeatable")
+    r.add_argument("--out", help="output folder (default runs/<name>-<timestamp>)")
+    r.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
+    r.add_argument("--store", help="task store shared between runs (default <out>/store)")
+    r.set_defaults(func=_experiment_run)
+    rep = xs.add_parser("report", help="re-render the figures and summary.md of a run from its results.json")
+    rep.add_argument("dir", help="the output folder of `interprim experiment run`")
+    rep.set_defaults(func=_experiment_report)
     return p
 
 
