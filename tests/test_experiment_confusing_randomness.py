@@ -45,7 +45,7 @@ def test_statistics_equal_a_direct_computation_from_the_stored_interactions(fini
     for players, by_model in seed["eta"].items():
         for model, eta in by_model.items():
             assert tuple(np.round(eta, 12)) in etas
-        for pair, (a, b) in cr._PAIR_MODELS.items():
+        for pair, (a, b) in cr.PAIR_MODELS.items():
             if pair not in seed["comparisons"][players]:
                 continue
             x, y = np.asarray(by_model[a]), np.asarray(by_model[b])

@@ -15,7 +15,6 @@ random subsets of ``subset_size`` images, P1's "different data", SPEC §6), or `
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import torch
