@@ -100,3 +100,16 @@ def test_bad_configs_raise_clear_errors():
         cr.Config(seeds=[])
     with pytest.raises(ValueError, match="samples must be >= 3"):
         cr.Config(samples=2)
+
+
+@pytest.mark.slow
+def test_the_cpu_config_runs_end_to_end(tmp_path):
+    from interprim.experiments import run_experiment
+
+    out = run_experiment("confusing-randomness", "cpu", out=tmp_path / "run", progress=False)
+    results = out["results"]
+    assert len(results["seeds"]) == 3
+    assert results["config"]["samples"] >= 200
+    for players in ("layer", "input"):
+        assert results["over_seeds"][players]["init"]["spearman"]["n"] == 3
+    assert (tmp_path / "run" / "summary.md").is_file()

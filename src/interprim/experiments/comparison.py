@@ -15,6 +15,7 @@ and the tables of the summary (:func:`summary_tables`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,8 @@ def train(ctx: Context, specs: Mapping[str, Mapping[str, Any]]) -> dict[str, Don
             raise ValueError(f"the donors of {sorted(pending)} are not models of this experiment (or form a cycle).")
         params = [{k: v for k, v in s.items() if k != DONOR} for s in ready.values()]
         deps = [{} if s.get(DONOR) is None else {"donor": done[s[DONOR]]} for s in ready.values()]
-        for name, result in zip(ready, ctx.map("train", train_model, params, deps=deps)):
+        fn = functools.partial(train_model, device=ctx.device)  # the device does not change the key
+        for name, result in zip(ready, ctx.map("train", fn, params, deps=deps)):
             done[name] = result
         pending = {m: s for m, s in pending.items() if m not in done}
     return done
@@ -71,7 +73,8 @@ def average_orders(
         dict(arch=specs[m]["arch"], players=players, n=n, player_seed=player_seed, samples=list(samples))
         for m in usable
     ]
-    values = ctx.map("values", pipeline.model_values, params, deps=[{"model": trained[m]} for m in usable])
+    games = functools.partial(pipeline.model_values, device=ctx.device)
+    values = ctx.map("values", games, params, deps=[{"model": trained[m]} for m in usable])
     found = ctx.map("extract", pipeline.extract, [dict(tol=tol)] * len(usable), deps=[{"values": v} for v in values])
     return {m: pipeline.average_orders(r.value).tolist() for m, r in zip(usable, found)}, skipped
 

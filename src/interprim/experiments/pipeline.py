@@ -51,15 +51,22 @@ def player_map(arch: str, players: str) -> tuple[str | None, tuple[int, ...]]:
 
 
 def model_values(
-    *, arch: str, players: str, n: int, player_seed: int, samples: Sequence[int], model: Mapping[str, np.ndarray]
+    *,
+    arch: str,
+    players: str,
+    n: int,
+    player_seed: int,
+    samples: Sequence[int],
+    model: Mapping[str, np.ndarray],
+    device: str = "cpu",
 ) -> dict[str, np.ndarray]:
-    """``{"values": (B, 2**n)}``: the games of the model on the test samples ``samples`` (module doc)."""
+    """``{"values": (B, 2**n)}``: the games of the model on the test samples ``samples`` (module doc), on ``device``."""
     layer, shape = player_map(arch, players)
     grid_players = central_grid_players(shape[-2:], grid=GRID, n=n, seed=player_seed)
     test = load_mnist10k("test")
     index = list(samples)
     values = image_values(
-        load_model(arch, model), test.images[index], grid_players, layer=layer, targets=test.labels[index]
+        load_model(arch, model, device=device), test.images[index], grid_players, layer=layer, targets=test.labels[index]
     )
     return {"values": values.numpy()}
 
