@@ -23,7 +23,11 @@ import importlib
 import re
 from types import ModuleType
 
-BUILTIN = ("interprim.experiments.confusing_randomness", "interprim.experiments.selftest")
+BUILTIN = (
+    "interprim.experiments.confusing_randomness",
+    "interprim.experiments.shared_layers",
+    "interprim.experiments.selftest",
+)
 REQUIRED = ("NAME", "DESCRIPTION", "Config", "run", "figures", "summary")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
