@@ -25,6 +25,8 @@ from types import ModuleType
 
 BUILTIN = (
     "interprim.experiments.confusing_randomness",
+    "interprim.experiments.jaccard_by_order",
+    "interprim.experiments.overfitting_dynamics",
     "interprim.experiments.shared_layers",
     "interprim.experiments.selftest",
 )

@@ -1,0 +1,478 @@
+"""``jaccard-by-order`` (P1 Fig. 3, Def. 2.2, SPEC §4 and §7): do high-order interactions generalise less?
+
+P1 (Hypothesis 1) measures the generalization power of the interactions of each order ``k`` as the
+Jaccard similarity of their average over training samples and over test samples (Def. 2.2, SPEC §4):
+with ``Ī`` the interaction vectors averaged over a set of samples (OR singletons merged into the AND
+ones, non-salient interactions set to 0) and ``d = [max(Ī, 0); max(−Ī, 0)]`` (AND and OR together),
+
+``Sim^(k) = ‖min(d_train, d_test)‖₁ / ‖max(d_train, d_test)‖₁`` restricted to the interactions of order ``k``,
+
+computed by :func:`interprim.metrics.jaccard_by_order`. P1 reads a decrease of ``Sim^(k)`` with ``k``
+off its Fig. 3. This experiment gives, per seed and choice of players:
+
+- ``Sim^(k)`` for ``k = 1 … n`` with a bootstrap 95 % CI over samples;
+- the **trend**: Spearman's ``ρ`` of ``k`` vs ``Sim^(k)`` (over the orders where ``Sim^(k)`` is
+  defined), with its bootstrap CI; ``ρ < 0`` is P1's claim;
+- a **control** the paper lacks: ``Sim^(k)`` between the training samples and a second, disjoint set
+  of training samples of the same size (``control = true``). Averages over ``N`` samples differ by
+  sampling noise alone, and that noise weighs more on high orders (more, weaker interactions), so a
+  decrease with ``k`` is evidence of weaker generalization only where train-vs-test falls below
+  train-vs-train; ``difference = Sim_train,test − Sim_train,train'`` per order, with its CI;
+
+and over the seeds (≥ 3) the mean ± sd of each of them.
+
+**Model** (P1 App. F.1, F.3): ``arch`` trained adversarially (one-step PGD, ε = α = 4/255) with
+:func:`~interprim.experiments.models.train_model`, initial weights and data order from the seed.
+**Players** are sampled once per experiment (``player_seed``) and are the same positions for every
+sample (Def. 2.2 needs it): ``"layer"`` (P1: ``n`` cells of the 5×5 grid of the central region of the
+feature map after the low layers) and/or ``"input"`` (the same cells on the image, SPEC §7's
+control); baseline 0; ``v`` is the log-odds of the true label. **Samples** are drawn once per
+experiment (``sample_seed``): ``samples`` training images the model was trained on (from its training
+subset), ``samples`` test images, and, with ``control``, ``samples`` further training images.
+
+**Salience.** One ``τ = 0.02·E_x|v(x) − v(x_∅)|`` per model and choice of players, over all its
+analysed samples (train, test and control together, SPEC §4: per model over the analysed samples);
+the bootstrap recomputes ``τ`` on every resample.
+
+**Bootstrap.** The three sets of samples are independent, so each is resampled on its own (rows of
+:func:`~interprim.experiments.stats.bootstrap_indices` with seeds ``3·seed``, ``3·seed + 1``,
+``3·seed + 2`` for train, test and control); every statistic of a resample is recomputed from the
+resampled interactions; percentile intervals skip resamples where a statistic is undefined (counted).
+
+Extraction: sparse AND-OR interactions (SPEC §3.3) by the exact LP (``solver = "lp"``, fast for
+``n ≤ 8``) or the certified ADMM (``"admm"``, batched, for a GPU and larger ``n``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import metrics
+from ..data import load_mnist10k
+from ..extract import sparse_and_or
+from ..games import central_grid_players, image_values
+from ..interactions import Interactions
+from . import pipeline, stats
+from .models import accuracy, load_model, subset_indices, train_model
+
+NAME = "jaccard-by-order"
+DESCRIPTION = "P1 Fig. 3: Jaccard similarity Sim^(k) of the interactions of training and test samples, per order k"
+SOLVERS = ("lp", "admm")
+SPLITS = ("train", "test")
+SETS = ("train", "test", "control")  # the sets of samples of the experiment
+SET_SPLIT = {"train": "train", "test": "test", "control": "train"}  # the MNIST-10k split each set is drawn from
+MNIST10K_SIZE = {"train": 8000, "test": 2000}  # the sizes of the splits of the embedded MNIST-10k
+TAU_RATIO = metrics.SPEC_RATIO
+LP_MAX_PLAYERS = 12  # the exact LP of interprim.extract refuses larger games
+
+
+@dataclass
+class Config:
+    """Settings of the experiment (module docstring).
+
+    ``subset`` names the training data of the model as in
+    :func:`~interprim.experiments.models.subset_indices` (``"all"``, ``"half0"``, ``"half1"``,
+    ``"first:K"``); the training samples analysed are drawn from it.
+    """
+
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    arch: str = "lenet"
+    epochs: int = 10
+    lr: float = 0.05
+    adversarial: bool = True
+    subset: str = "half0"
+    subset_size: int = 1000
+    samples: int = 50
+    control: bool = True
+    sample_seed: int = 0
+    n: int = 8
+    players: list[str] = field(default_factory=lambda: ["layer", "input"])
+    player_seed: int = 0
+    solver: str = "lp"
+    tol: float = 1e-3
+    n_boot: int = 1000
+
+    def __post_init__(self) -> None:
+        if not self.seeds or any(not isinstance(s, int) or s < 0 for s in self.seeds):
+            raise ValueError(f"seeds must be a non-empty list of integers >= 0, got {self.seeds!r}.")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct, got {self.seeds!r}.")
+        check_common(self.arch, self.players, self.n, self.solver, self.tol)
+        for name in ("epochs", "subset_size", "n_boot"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}.")
+        if self.samples < 3:
+            raise ValueError(f"samples must be >= 3 (bootstrap over samples), got {self.samples}.")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr!r}.")
+        if self.sample_seed < 0 or self.player_seed < 0:
+            raise ValueError(f"sample_seed and player_seed must be >= 0, got {self.sample_seed}, {self.player_seed}.")
+        pool = len(subset_indices(self.subset, MNIST10K_SIZE["train"], self.subset_size))
+        needed = self.samples * (2 if self.control else 1)
+        if needed > pool:
+            raise ValueError(f"samples={self.samples}{' (x2 with control)' if self.control else ''} training samples "
+                             f"do not fit in the {pool} training images of subset {self.subset!r}.")
+        if self.samples > MNIST10K_SIZE["test"]:
+            raise ValueError(f"samples must be <= {MNIST10K_SIZE['test']} (the test split), got {self.samples}.")
+
+
+def check_common(arch: str, players: Sequence[str], n: int, solver: str, tol: float) -> None:
+    """Raise ``ValueError`` unless the model has a feature map for every choice of ``players`` and the extraction is valid.
+
+    ``n`` players fit in the 5×5 grid (``2 ≤ n ≤ 25``); ``solver`` is one of :data:`SOLVERS`, the
+    exact LP only up to :data:`LP_MAX_PLAYERS` players; ``0 < tol < 1``.
+    """
+    bad = [p for p in players if p not in pipeline.PLAYERS]
+    if not players or bad or len(set(players)) != len(players):
+        raise ValueError(f"players must be a non-empty list of distinct values of {pipeline.PLAYERS}, got {players!r}.")
+    for where in players:
+        pipeline.player_map(arch, where)  # an unknown arch, or one without a feature map after its low layers
+    if not 2 <= n <= pipeline.GRID**2:
+        raise ValueError(f"n must be between 2 and {pipeline.GRID**2} (cells of the 5x5 grid), got {n}.")
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}.")
+    if solver == "lp" and n > LP_MAX_PLAYERS:
+        raise ValueError(f"solver='lp' takes at most n={LP_MAX_PLAYERS} players (got {n}); use solver='admm'.")
+    if not 0 < tol < 1:
+        raise ValueError(f"tol must be in (0, 1), got {tol!r}.")
+
+
+# ---------------------------------------------------------------------------------------------
+# task functions (module level, so that an executor can pickle them)
+# ---------------------------------------------------------------------------------------------
+
+
+def split_games(
+    model: torch.nn.Module,
+    *,
+    arch: str,
+    players: str,
+    n: int,
+    player_seed: int,
+    split: str,
+    samples: Sequence[int],
+    device: str = "cpu",
+) -> np.ndarray:
+    """``(B, 2**n)`` games of ``model`` on the MNIST-10k ``split`` images ``samples`` (SPEC §5).
+
+    The players are those of :func:`~interprim.experiments.pipeline.model_values` (the same cells of
+    the same grid for the same ``player_seed``), baseline 0, ``v`` = log-odds of the true label.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
+    layer, shape = pipeline.player_map(arch, players)
+    grid_players = central_grid_players(shape[-2:], grid=pipeline.GRID, n=n, seed=player_seed)
+    data = load_mnist10k(split)
+    index = list(samples)
+    values = image_values(model, data.images[index], grid_players, layer=layer, targets=data.labels[index],
+                          device=device)
+    return values.numpy()
+
+
+def split_values(
+    *,
+    arch: str,
+    players: str,
+    n: int,
+    player_seed: int,
+    split: str,
+    samples: Sequence[int],
+    model: Mapping[str, np.ndarray],
+    device: str = "cpu",
+) -> dict[str, np.ndarray]:
+    """``{"values": (B, 2**n)}``: :func:`split_games` of a :func:`~interprim.experiments.models.train_model` record."""
+    net = load_model(arch, model, device=device)
+    return {"values": split_games(net, arch=arch, players=players, n=n, player_seed=player_seed, split=split,
+                                  samples=samples, device=device)}
+
+
+def extract_with(*, solver: str, tol: float, values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Sparse AND-OR interactions of a values record by ``solver`` (SPEC §3.3), in the form of :func:`pipeline.extract`."""
+    r = sparse_and_or(values["values"], solver=solver, tol=tol)
+    return {
+        "i_and": r.i_and,
+        "i_or": r.i_or,
+        "noise": r.noise,
+        "gamma": r.gamma,
+        "objective": np.asarray(r.objective),
+        "gap": np.asarray(r.meta["gap"]),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# statistics
+# ---------------------------------------------------------------------------------------------
+
+
+def sample_sets(subset: str, subset_size: int, samples: int, control: bool, seed: int) -> dict[str, list[int]]:
+    """The sample indices of every set (``train``/``control`` in the MNIST-10k train split, ``test`` in the test split).
+
+    Drawn once with ``numpy.random.default_rng(seed)``: first ``2·samples`` (``samples`` without
+    ``control``) distinct images of the model's training subset (``subset``, ``subset_size`` as in
+    :func:`~interprim.experiments.models.subset_indices`), split into ``train`` and ``control``,
+    then ``samples`` distinct test images; each set sorted.
+    """
+    rng = np.random.default_rng(seed)
+    pool = subset_indices(subset, MNIST10K_SIZE["train"], subset_size)
+    drawn = rng.choice(pool, size=samples * (2 if control else 1), replace=False)
+    sets = {"train": sorted(int(i) for i in drawn[:samples])}
+    sets["test"] = sorted(int(i) for i in rng.choice(MNIST10K_SIZE["test"], size=samples, replace=False))
+    if control:
+        sets["control"] = sorted(int(i) for i in drawn[samples:])
+    return sets
+
+
+def spearman_trend(sim: Sequence[float]) -> float:
+    """Spearman's ``ρ`` of the order ``k = 1 … n`` vs ``Sim^(k)`` over the orders where ``Sim^(k)`` is defined.
+
+    ``NaN`` when fewer than 3 orders are defined or ``Sim`` is constant over them.
+    """
+    from scipy.stats import spearmanr
+
+    s = np.asarray(sim, dtype=np.float64)
+    k = np.arange(1, s.size + 1)
+    ok = np.isfinite(s)
+    if ok.sum() < 3 or np.ptp(s[ok]) == 0:
+        return math.nan
+    return float(spearmanr(k[ok], s[ok]).statistic)
+
+
+def spec_tau(*changes: np.ndarray) -> float:
+    """``τ = 0.02·E_x|v(x) − v(x_∅)|`` over every sample of ``changes`` together (SPEC §4, one model).
+
+    ``changes`` are the output changes ``v(x) − v(x_∅)`` of each set of samples
+    (:meth:`~interprim.Interactions.output_change`).
+    """
+    return TAU_RATIO * float(np.abs(np.concatenate([np.ravel(c) for c in changes])).mean())
+
+
+Pair = tuple[np.ndarray, np.ndarray]  # (i_and, i_or) of a set of samples
+
+
+def similarities(train: Pair, test: Pair, control: Pair | None, tau: float) -> dict[str, np.ndarray]:
+    """``Sim^(k)`` (orders ``1 … n``) of train vs test, and of train vs control, at the threshold ``tau``."""
+    out = {"sim": metrics.jaccard_by_order(train, test, threshold=tau)[1:]}
+    if control is not None:
+        out["control"] = metrics.jaccard_by_order(train, control, threshold=tau)[1:]
+    return out
+
+
+def _ci(values: np.ndarray, level: float = 0.95) -> tuple[list[float], int]:
+    """The percentile interval of the defined (finite) ``values``, and how many were undefined."""
+    ok = values[np.isfinite(values)]
+    if not ok.size:
+        return [math.nan, math.nan], int(values.size)
+    lo, hi = np.quantile(ok, [(1 - level) / 2, (1 + level) / 2])
+    return [float(lo), float(hi)], int(values.size - ok.size)
+
+
+def _with_ci(value: float, boot: np.ndarray) -> dict[str, Any]:
+    ci, undefined = _ci(boot)
+    return {"value": float(value), "ci": ci, "n_undefined": undefined}
+
+
+def _per_order(values: np.ndarray, boot: np.ndarray) -> dict[str, Any]:
+    """Per order ``k``: the point values, and the CI of each order over the resamples ``boot`` ``(B, n)``."""
+    cis = [_ci(boot[:, j]) for j in range(values.size)]
+    return {"value": [float(x) for x in values], "ci": [c for c, _ in cis], "n_undefined": [u for _, u in cis]}
+
+
+def order_similarity(
+    train: Interactions, test: Interactions, control: Interactions | None, *, n_boot: int, seed: int
+) -> dict[str, Any]:
+    """``Sim^(k)``, its trend and the train-vs-train control, each with a bootstrap CI (module docstring).
+
+    Returns ``{"tau", "orders", "sim": P, "trend": S}`` and, with ``control``, ``"control": P``,
+    ``"control_trend": S`` and ``"difference": P`` (``Sim − Sim_control`` per order), where
+    ``P = {"value": [per order], "ci": [[lo, hi] per order], "n_undefined": [per order]}`` and
+    ``S = {"value", "ci", "n_undefined"}``.
+    """
+    sets = [train, test] + ([] if control is None else [control])
+    pairs = [(np.asarray(r.i_and, dtype=np.float64), np.asarray(r.i_or, dtype=np.float64)) for r in sets]
+    changes = [np.asarray(r.output_change(), dtype=np.float64).reshape(-1) for r in sets]
+    tau = spec_tau(*changes)
+    point = similarities(*pairs[:2], pairs[2] if control is not None else None, tau)
+    n = point["sim"].size
+    idx = [stats.bootstrap_indices(c.size, n_boot, 3 * seed + j) for j, c in enumerate(changes)]
+    boot_sim, boot_ctrl = np.empty((n_boot, n)), np.empty((n_boot, n))
+    for b in range(n_boot):
+        rows = [i[b] for i in idx]
+        resampled = [(a[r], o[r]) for (a, o), r in zip(pairs, rows)]
+        got = similarities(*resampled[:2], resampled[2] if control is not None else None,
+                           spec_tau(*(c[r] for c, r in zip(changes, rows))))
+        boot_sim[b] = got["sim"]
+        if control is not None:
+            boot_ctrl[b] = got["control"]
+    out: dict[str, Any] = {
+        "tau": tau,
+        "orders": list(range(1, n + 1)),
+        "sim": _per_order(point["sim"], boot_sim),
+        "trend": _with_ci(spearman_trend(point["sim"]), np.array([spearman_trend(s) for s in boot_sim])),
+    }
+    if control is not None:
+        out["control"] = _per_order(point["control"], boot_ctrl)
+        out["control_trend"] = _with_ci(spearman_trend(point["control"]),
+                                        np.array([spearman_trend(s) for s in boot_ctrl]))
+        out["difference"] = _per_order(point["sim"] - point["control"], boot_sim - boot_ctrl)
+    return out
+
+
+def mean_sd(values: Sequence[float | None]) -> dict[str, Any] | None:
+    """:func:`stats.over_seeds` of the defined values (``None``/``NaN`` dropped, counted), or ``None`` when none is."""
+    ok = [float(v) for v in values if v is not None and np.isfinite(v)]
+    return {**stats.over_seeds(ok), "n_undefined": len(values) - len(ok)} if ok else None
+
+
+def below_zero(ci: Sequence[float | None]) -> bool:
+    """Whether the interval ``ci`` lies below 0 (an undefined bound never does)."""
+    return ci[1] is not None and bool(ci[1] < 0)
+
+
+def above_zero(ci: Sequence[float | None]) -> bool:
+    """Whether the interval ``ci`` lies above 0 (an undefined bound never does)."""
+    return ci[0] is not None and bool(ci[0] > 0)
+
+
+def over_seeds(per_seed: Sequence[Mapping[str, Any]], players: Sequence[str]) -> dict[str, Any]:
+    """Per choice of players: mean ± sd over seeds of ``Sim^(k)`` per order, of the trend, and of the control."""
+    out: dict[str, Any] = {}
+    for where in players:
+        rows = [s["players"][where] for s in per_seed]
+        entry: dict[str, Any] = {"orders": rows[0]["orders"]}
+        orders = range(len(entry["orders"]))
+        for name in ("sim", "control", "difference"):
+            if name in rows[0]:
+                entry[name] = [mean_sd([r[name]["value"][j] for r in rows]) for j in orders]
+        if "difference" in rows[0]:
+            entry["difference_ci_below_zero"] = [sum(1 for r in rows if below_zero(r["difference"]["ci"][j])) for j in orders]
+            entry["difference_ci_above_zero"] = [sum(1 for r in rows if above_zero(r["difference"]["ci"][j])) for j in orders]
+        for name in ("trend", "control_trend"):
+            if name in rows[0]:
+                entry[name] = mean_sd([r[name]["value"] for r in rows])
+                entry[f"{name}_ci_below_zero"] = sum(1 for r in rows if below_zero(r[name]["ci"]))
+        out[where] = entry
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the experiment
+# ---------------------------------------------------------------------------------------------
+
+
+def model_spec(config: Config, seed: int) -> dict[str, Any]:
+    """The :func:`~interprim.experiments.models.train_model` parameters of the model of ``seed`` (init and data order)."""
+    return dict(arch=config.arch, init_seed=seed, data_seed=seed, epochs=config.epochs, lr=config.lr,
+                adversarial=config.adversarial, subset=config.subset, subset_size=config.subset_size)
+
+
+def interactions_of(
+    ctx: Any, config: Config, model: Any, players: str, sets: Mapping[str, list[int]]
+) -> dict[str, Interactions]:
+    """The games and interactions of ``model`` (a ``Done`` of :func:`train_model`) on every set of samples."""
+    names = list(sets)
+    params = [dict(arch=config.arch, players=players, n=config.n, player_seed=config.player_seed,
+                   split=SET_SPLIT[name], samples=sets[name]) for name in names]
+    values = ctx.map("split-values", partial(split_values, device=ctx.device), params, deps={"model": model})
+    found = ctx.map("extract-solver", extract_with, [dict(solver=config.solver, tol=config.tol)] * len(names),
+                    deps=[{"values": v} for v in values])
+    return {name: pipeline.interactions(r.value) for name, r in zip(names, found)}
+
+
+def run(config: Config, ctx: Any) -> dict[str, Any]:
+    """Train a model per seed, extract the interactions of every set of samples, compute ``Sim^(k)`` and its trend."""
+    sets = sample_sets(config.subset, config.subset_size, config.samples, config.control, config.sample_seed)
+    per_seed = []
+    for seed in config.seeds:
+        model = ctx.task("train", partial(train_model, device=ctx.device), model_spec(config, seed))
+        by_players = {}
+        for players in config.players:
+            found = interactions_of(ctx, config, model, players, sets)
+            by_players[players] = order_similarity(found["train"], found["test"], found.get("control"),
+                                                   n_boot=config.n_boot, seed=seed)
+        per_seed.append(dict(seed=seed, accuracy=accuracy(model.value), players=by_players))
+    return dict(config=asdict(config), samples=sets, seeds=per_seed, over_seeds=over_seeds(per_seed, config.players))
+
+
+def figures(results: dict[str, Any], out_dir: Path) -> list[Path]:
+    """``Sim^(k)`` against ``k``, mean ± sd over seeds, one panel per choice of players (train-vs-train dashed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    where_list = list(results["over_seeds"])
+    fig, axes = plt.subplots(1, len(where_list), figsize=(4.6 * len(where_list), 3.8), squeeze=False)
+    for ax, where in zip(axes[0], where_list):
+        entry = results["over_seeds"][where]
+        k = np.asarray(entry["orders"])
+        curves = [("sim", "train vs test", "-o")] + ([("control", "train vs train (control)", "--s")]
+                                                     if "control" in entry else [])
+        for name, label, style in curves:
+            mean = np.array([np.nan if x is None else x["mean"] for x in entry[name]], dtype=float)
+            sd = np.array([np.nan if x is None or x["sd"] is None else x["sd"] for x in entry[name]], dtype=float)
+            ax.errorbar(k, mean, yerr=np.nan_to_num(sd), fmt=style, capsize=3, label=label)
+        trend = entry["trend"]
+        text = "trend ρ(k, Sim): n/a" if trend is None else (
+            f"trend ρ(k, Sim) {trend['mean']:.2f} ± {0.0 if trend['sd'] is None else trend['sd']:.2f}"
+            f"\nCI < 0 in {entry['trend_ci_below_zero']}/{len(results['seeds'])} seeds")
+        ax.text(0.02, 0.97, text, transform=ax.transAxes, fontsize=8, family="monospace", va="top")
+        ax.set_xlabel("order k")
+        ax.set_ylabel("Sim^(k)")
+        ax.set_ylim(0, 1.05)
+        ax.set_xticks(k)
+        ax.set_title(f"players at the {where} (mean ± sd, {len(results['seeds'])} seeds)", fontsize=9)
+        ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    paths = []
+    for suffix in (".png", ".svg"):
+        path = Path(out_dir) / f"{NAME}{suffix}"
+        fig.savefig(path, dpi=120)
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def _fmt(x: Mapping[str, Any] | None) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x['mean']:.3f} ± {x['sd']:.3f}" if x["n"] > 1 else f"{x['mean']:.3f}"
+
+
+def summary(results: dict[str, Any]) -> str:
+    """The trend per choice of players in words and a table of ``Sim^(k)`` per order."""
+    config = results["config"]
+    seeds = [s["seed"] for s in results["seeds"]]
+    lines = [
+        f"# {NAME}", "", DESCRIPTION + ".", "",
+        f"{config['arch']} trained {config['epochs']} epochs on {config['subset']} ({'adversarial' if config['adversarial'] else 'normal'} "
+        f"training), seeds {seeds}; {config['samples']} training and {config['samples']} test samples, n = {config['n']} "
+        f"players; mean ± sd over seeds. Test accuracy per seed: "
+        + ", ".join(f"{s['accuracy']['test']:.3f}" for s in results["seeds"]) + ".",
+    ]
+    for where, entry in results["over_seeds"].items():
+        lines += ["", f"## players at the {where}", "",
+                  (f"Trend (Spearman ρ of k vs Sim^(k)): {_fmt(entry['trend'])}; its 95 % CI lies below 0 in "
+                  f"{entry['trend_ci_below_zero']} of {len(seeds)} seeds.")]
+        if "control_trend" in entry:
+            lines.append(f"Control (train vs train', a second set of training samples): trend "
+                         f"{_fmt(entry['control_trend'])}, CI below 0 in {entry['control_trend_ci_below_zero']} of "
+                         f"{len(seeds)} seeds. 'difference' is train-vs-test minus train-vs-train', with the number "
+                         f"of seeds whose 95 % CI of it lies below / above 0.")
+        header = "| k | Sim^(k) train vs test |" + (
+            " train vs train' | difference | seeds with CI < 0 / > 0 |" if "control" in entry else "")
+        lines += ["", header, "|--:|--:|" + ("--:|--:|--:|" if "control" in entry else "")]
+        for j, k in enumerate(entry["orders"]):
+            row = f"| {k} | {_fmt(entry['sim'][j])} |"
+            if "control" in entry:
+                row += (f" {_fmt(entry['control'][j])} | {_fmt(entry['difference'][j])} | "
+                        f"{entry['difference_ci_below_zero'][j]} / {entry['difference_ci_above_zero'][j]} |")
+            lines.append(row)
+    return "\n".join(lines) + "\n"
