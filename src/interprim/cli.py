@@ -140,6 +140,10 @@ def _experiment_run(args: argparse.Namespace) -> int:
     from .experiments import run_all, run_experiment
     from .experiments.runner import default_out
 
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
     out = Path(args.out) if args.out else default_out(args.name)
     options = {"config_source": args.config, "overrides": args.overrides, "out": out, "device": args.device,
                "store": args.store}
@@ -216,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="output folder (default runs/<name>-<timestamp>)")
     r.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
     r.add_argument("--store", help="task store shared between runs (default <out>/store)")
+    r.add_argument("--threads", type=_positive_int, default=None,
+                   help="torch CPU threads (default: torch's); 1 is much faster on a CPU other jobs share")
     r.set_defaults(func=_experiment_run)
     rep = xs.add_parser("report", help="re-render the figures and summary.md of a run from its results.json")
     rep.add_argument("dir", help="the output folder of `interprim experiment run`")
