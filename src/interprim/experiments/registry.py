@@ -25,6 +25,7 @@ from types import ModuleType
 
 BUILTIN = (
     "interprim.experiments.confusing_randomness",
+    "interprim.experiments.hard_vs_confusing",
     "interprim.experiments.jaccard_by_order",
     "interprim.experiments.overfitting_dynamics",
     "interprim.experiments.shared_layers",
