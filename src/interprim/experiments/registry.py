@@ -24,9 +24,12 @@ import re
 from types import ModuleType
 
 BUILTIN = (
+    "interprim.experiments.architecture",
     "interprim.experiments.confusing_randomness",
     "interprim.experiments.hard_vs_confusing",
+    "interprim.experiments.high_layer",
     "interprim.experiments.jaccard_by_order",
+    "interprim.experiments.low_layer",
     "interprim.experiments.overfitting_dynamics",
     "interprim.experiments.shared_layers",
     "interprim.experiments.selftest",
