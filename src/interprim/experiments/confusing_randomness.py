@@ -26,7 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import comparison, pipeline
+from . import comparison
+from .checks import check_counts, check_players, check_seeds
 from .models import accuracy
 
 NAME = "confusing-randomness"
@@ -57,14 +58,9 @@ class Config:
     n_boot: int = 1000
 
     def __post_init__(self) -> None:
-        if not self.seeds or any(not isinstance(s, int) or s < 0 for s in self.seeds):
-            raise ValueError(f"seeds must be a non-empty list of integers >= 0, got {self.seeds!r}.")
-        bad = [p for p in self.players if p not in pipeline.PLAYERS]
-        if not self.players or bad:
-            raise ValueError(f"players must be a non-empty list of {pipeline.PLAYERS}, got {self.players!r}.")
-        for name in ("epochs", "subset_size", "subset_epochs", "samples", "n", "n_boot"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}.")
+        check_seeds(self.seeds)
+        check_players(self.players)
+        check_counts(self, ("epochs", "subset_size", "subset_epochs", "samples", "n", "n_boot"))
         if self.samples < 3:
             raise ValueError(f"samples must be >= 3 (correlations over samples), got {self.samples}.")
 

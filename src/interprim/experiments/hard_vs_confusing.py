@@ -68,6 +68,7 @@ from ..games import central_grid_players, image_values
 from ..interactions import singletons_merged
 from ..train import TrainConfig, evaluate, train
 from . import pipeline, stats
+from .checks import check_counts, check_seeds
 from .models import build_model, load_model
 
 NAME = "hard-vs-confusing"
@@ -107,15 +108,10 @@ class Config:
     confusing_top: float = 0.15
 
     def __post_init__(self) -> None:
-        if not self.seeds or any(not isinstance(s, int) or s < 0 for s in self.seeds):
-            raise ValueError(f"seeds must be a non-empty list of integers >= 0, got {self.seeds!r}.")
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds must be distinct, got {self.seeds!r}.")
+        check_seeds(self.seeds)
         if self.players not in pipeline.PLAYERS:
             raise ValueError(f"players must be one of {pipeline.PLAYERS}, got {self.players!r}.")
-        for name in ("epochs", "batch_size", "per_class", "ordinary", "n"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}.")
+        check_counts(self, ("epochs", "batch_size", "per_class", "ordinary", "n"))
         if not 0 <= self.train_size <= TRAIN_SPLIT:
             raise ValueError(f"train_size must be in [0, {TRAIN_SPLIT}] (0: the whole MNIST-10k train split), "
                              f"got {self.train_size}.")

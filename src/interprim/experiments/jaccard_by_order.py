@@ -61,6 +61,7 @@ from ..extract import sparse_and_or
 from ..games import central_grid_players, image_values
 from ..interactions import Interactions
 from . import pipeline, stats
+from .checks import check_counts, check_players, check_seeds
 from .models import accuracy, load_model, subset_indices, train_model
 
 NAME = "jaccard-by-order"
@@ -101,14 +102,9 @@ class Config:
     n_boot: int = 1000
 
     def __post_init__(self) -> None:
-        if not self.seeds or any(not isinstance(s, int) or s < 0 for s in self.seeds):
-            raise ValueError(f"seeds must be a non-empty list of integers >= 0, got {self.seeds!r}.")
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds must be distinct, got {self.seeds!r}.")
+        check_seeds(self.seeds)
         check_common(self.arch, self.players, self.n, self.solver, self.tol)
-        for name in ("epochs", "subset_size", "n_boot"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}.")
+        check_counts(self, ("epochs", "subset_size", "n_boot"))
         if self.samples < 3:
             raise ValueError(f"samples must be >= 3 (bootstrap over samples), got {self.samples}.")
         if self.lr <= 0:
@@ -130,9 +126,7 @@ def check_common(arch: str, players: Sequence[str], n: int, solver: str, tol: fl
     ``n`` players fit in the 5×5 grid (``2 ≤ n ≤ 25``); ``solver`` is one of :data:`SOLVERS`, the
     exact LP only up to :data:`LP_MAX_PLAYERS` players; ``0 < tol < 1``.
     """
-    bad = [p for p in players if p not in pipeline.PLAYERS]
-    if not players or bad or len(set(players)) != len(players):
-        raise ValueError(f"players must be a non-empty list of distinct values of {pipeline.PLAYERS}, got {players!r}.")
+    check_players(players)
     for where in players:
         pipeline.player_map(arch, where)  # an unknown arch, or one without a feature map after its low layers
     if not 2 <= n <= pipeline.GRID**2:

@@ -65,6 +65,7 @@ from ..data import load_mnist10k
 from ..games import central_grid_players, image_values
 from ..nn import layers, low_layer_count, names
 from . import comparison, pipeline, stats
+from .checks import check_counts, check_players, check_seeds
 from .models import accuracy, build_model, load_model, subset_indices
 
 NAME = "low-layer"
@@ -155,18 +156,9 @@ class Config:
     n_boot: int = 1000
 
     def __post_init__(self) -> None:
-        if not self.seeds or any(not isinstance(s, int) or not 0 <= s < OTHER_SEED for s in self.seeds):
-            raise ValueError(f"seeds must be a non-empty list of integers 0 <= s < {OTHER_SEED} (the other roles' "
-                             f"seeds are s + {OTHER_SEED}, s + 2000, s + 3000), got {self.seeds!r}.")
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds must be distinct, got {self.seeds!r}.")
-        bad = [p for p in self.players if p not in pipeline.PLAYERS]
-        if not self.players or bad or len(set(self.players)) != len(self.players):
-            raise ValueError(f"players must be a non-empty list of distinct values of {pipeline.PLAYERS}, "
-                             f"got {self.players!r}.")
-        for name in ("donor_epochs", "subset_size", "subset_epochs", "batch_size", "samples", "n_boot"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}.")
+        check_seeds(self.seeds, OTHER_SEED, f" (the other roles' seeds are s + {OTHER_SEED}, s + 2000, s + 3000)")
+        check_players(self.players)
+        check_counts(self, ("donor_epochs", "subset_size", "subset_epochs", "batch_size", "samples", "n_boot"))
         if not 2 <= self.n <= pipeline.GRID**2:
             raise ValueError(f"n must be 2 .. {pipeline.GRID ** 2} (cells of the {pipeline.GRID}x{pipeline.GRID} grid), "
                              f"got {self.n}.")

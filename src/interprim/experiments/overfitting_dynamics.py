@@ -65,6 +65,7 @@ from ..data import load_mnist10k
 from ..interactions import Interactions
 from ..train import TrainConfig, epoch_path, load_model_state, train
 from . import pipeline, stats
+from .checks import check_counts, check_seeds
 from .jaccard_by_order import (
     MNIST10K_SIZE,
     SPLITS,
@@ -111,17 +112,12 @@ class Config:
     n_boot: int = 1000
 
     def __post_init__(self) -> None:
-        if not self.seeds or any(not isinstance(s, int) or s < 0 for s in self.seeds):
-            raise ValueError(f"seeds must be a non-empty list of integers >= 0, got {self.seeds!r}.")
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds must be distinct, got {self.seeds!r}.")
+        check_seeds(self.seeds)
         check_common(self.arch, self.players, self.n, self.solver, self.tol)
         bad = [s for s in self.splits if s not in SPLITS]
         if not self.splits or bad or len(set(self.splits)) != len(self.splits):
             raise ValueError(f"splits must be a non-empty list of distinct values of {SPLITS}, got {self.splits!r}.")
-        for name in ("epochs", "batch_size", "subset_size", "patience", "n_boot"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}.")
+        check_counts(self, ("epochs", "batch_size", "subset_size", "patience", "n_boot"))
         if self.patience >= self.epochs:
             raise ValueError(f"patience={self.patience} must be < epochs={self.epochs}: the rule needs `patience` "
                              f"epochs after the end of the learning phase.")

@@ -52,7 +52,8 @@ from typing import Any
 import numpy as np
 
 from ..nn import layers, low_layer_count
-from . import comparison, pipeline, stats
+from . import comparison, stats
+from .checks import check_counts, check_players, check_seeds
 from .models import accuracy, build_model
 
 NAME = "shared-layers"
@@ -88,20 +89,13 @@ class Config:
     n_boot: int = 1000
 
     def __post_init__(self) -> None:
-        if not self.seeds or any(not isinstance(s, int) or s < 0 for s in self.seeds):
-            raise ValueError(f"seeds must be a non-empty list of integers >= 0, got {self.seeds!r}.")
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds must be distinct, got {self.seeds!r}.")
-        bad = [p for p in self.players if p not in pipeline.PLAYERS]
-        if not self.players or bad or len(set(self.players)) != len(self.players):
-            raise ValueError(f"players must be a non-empty list of distinct {pipeline.PLAYERS}, got {self.players!r}.")
+        check_seeds(self.seeds)
+        check_players(self.players)
         if (not self.shared_layers or any(not isinstance(L, int) or L < 0 for L in self.shared_layers)
                 or len(set(self.shared_layers)) != len(self.shared_layers)):
             raise ValueError(f"shared_layers must be a non-empty list of distinct integers >= 0 (P1: {P1_LAYERS}), "
                              f"got {self.shared_layers!r}.")
-        for name in ("donor_epochs", "subset_size", "subset_epochs", "samples", "n", "n_boot"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}.")
+        check_counts(self, ("donor_epochs", "subset_size", "subset_epochs", "samples", "n", "n_boot"))
         if self.samples < 3:
             raise ValueError(f"samples must be >= 3 (correlations over samples), got {self.samples}.")
         if not (self.donor_subset == "all" or re.fullmatch(r"first:[1-9][0-9]*", self.donor_subset)):
