@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import pipeline, stats
+from .figures import save_figure
 from .models import train_model
 from .tasks import Context, Done
 
@@ -160,11 +161,7 @@ def scatter_figures(results: Mapping[str, Any], out_dir: Path, name: str) -> lis
             ax.text(0.02, 0.98, "\n".join(lines) + f"\nchance IoU {agreement['chance_iou']:.3f}",
                     transform=ax.transAxes, va="top", fontsize=7, family="monospace")
         fig.tight_layout()
-        for suffix in (".png", ".svg"):
-            path = Path(out_dir) / f"{name}-eta-{where}{suffix}"
-            fig.savefig(path, dpi=120)
-            paths.append(path)
-        plt.close(fig)
+        paths += save_figure(fig, out_dir, f"{name}-eta-{where}")
     return paths
 
 

@@ -69,6 +69,7 @@ from ..interactions import singletons_merged
 from ..train import TrainConfig, evaluate, train
 from . import pipeline, stats
 from .checks import check_counts, check_seeds
+from .figures import save_figure
 from .models import build_model, load_model
 
 NAME = "hard-vs-confusing"
@@ -427,16 +428,9 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
 
 
 def _save(fig: Any, out_dir: Path, stem: str) -> list[Path]:
-    import matplotlib.pyplot as plt
-
-    paths = []
+    """Lay out ``fig`` and write it as PNG and SVG."""
     fig.tight_layout()
-    for suffix in (".png", ".svg"):
-        path = Path(out_dir) / f"{stem}{suffix}"
-        fig.savefig(path, dpi=120)
-        paths.append(path)
-    plt.close(fig)
-    return paths
+    return save_figure(fig, out_dir, stem)
 
 
 def _num(x: Any) -> float:

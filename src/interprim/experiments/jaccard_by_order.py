@@ -62,6 +62,7 @@ from ..games import central_grid_players, image_values
 from ..interactions import Interactions
 from . import pipeline, stats
 from .checks import check_counts, check_players, check_seeds
+from .figures import save_figure
 from .models import accuracy, load_model, subset_indices, train_model
 
 NAME = "jaccard-by-order"
@@ -425,13 +426,7 @@ def figures(results: dict[str, Any], out_dir: Path) -> list[Path]:
         ax.set_title(f"players at the {where} (mean ± sd, {len(results['seeds'])} seeds)", fontsize=9)
         ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
-    paths = []
-    for suffix in (".png", ".svg"):
-        path = Path(out_dir) / f"{NAME}{suffix}"
-        fig.savefig(path, dpi=120)
-        paths.append(path)
-    plt.close(fig)
-    return paths
+    return save_figure(fig, out_dir, NAME)
 
 
 def _fmt(x: Mapping[str, Any] | None) -> str:

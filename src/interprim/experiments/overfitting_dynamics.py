@@ -66,6 +66,7 @@ from ..interactions import Interactions
 from ..train import TrainConfig, epoch_path, load_model_state, train
 from . import pipeline, stats
 from .checks import check_counts, check_seeds
+from .figures import save_figure
 from .jaccard_by_order import (
     MNIST10K_SIZE,
     SPLITS,
@@ -413,18 +414,6 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _save(fig: Any, out_dir: Path, stem: str) -> list[Path]:
-    import matplotlib.pyplot as plt
-
-    paths = []
-    for suffix in (".png", ".svg"):
-        path = Path(out_dir) / f"{stem}{suffix}"
-        fig.savefig(path, dpi=120)
-        paths.append(path)
-    plt.close(fig)
-    return paths
-
-
 def _mean(x: Mapping[str, Any] | None) -> float:
     return math.nan if x is None else float(x["mean"])
 
@@ -457,7 +446,7 @@ def figures(results: dict[str, Any], out_dir: Path) -> list[Path]:
     ax_loss.legend(fontsize=6, ncol=2)
     ax_gap.legend(fontsize=7)
     fig.tight_layout()
-    paths = _save(fig, out_dir, f"{NAME}-loss")
+    paths = save_figure(fig, out_dir, f"{NAME}-loss")
 
     rows = [(where, split) for where in results["config"]["players"] for split in results["config"]["splits"]]
     if not results["over_seeds"]["seeds_analysed"]:
@@ -486,7 +475,7 @@ def figures(results: dict[str, Any], out_dir: Path) -> list[Path]:
         ax_raw.legend(fontsize=7)
         ax_share.legend(fontsize=7)
     fig.tight_layout()
-    return paths + _save(fig, out_dir, f"{NAME}-orders")
+    return paths + save_figure(fig, out_dir, f"{NAME}-orders")
 
 
 def _fmt(x: Mapping[str, Any] | None, digits: int = 3) -> str:

@@ -54,6 +54,7 @@ import numpy as np
 from ..nn import layers, low_layer_count
 from . import comparison, stats
 from .checks import check_counts, check_players, check_seeds
+from .figures import save_figure
 from .models import accuracy, build_model
 
 NAME = "shared-layers"
@@ -295,13 +296,7 @@ def figures(results: dict[str, Any], out_dir: Path) -> list[Path]:
     fig.suptitle(f"{NAME}: mean ± sd over seeds {[s['seed'] for s in results['seeds']]}; vertical line: L = low "
                  f"layers ({results['layers']['low']}), from there players at the layer are identical", fontsize=9)
     fig.tight_layout()
-    paths = []
-    for suffix in (".png", ".svg"):
-        path = Path(out_dir) / f"{NAME}-agreement-vs-L{suffix}"
-        fig.savefig(path, dpi=120)
-        paths.append(path)
-    plt.close(fig)
-    return paths + comparison.scatter_figures(results, out_dir, NAME)
+    return save_figure(fig, out_dir, f"{NAME}-agreement-vs-L") + comparison.scatter_figures(results, out_dir, NAME)
 
 
 def _fmt(x: Mapping[str, Any] | None) -> str:
