@@ -12,6 +12,7 @@ from interprim import metrics
 from interprim.experiments import jaccard_by_order as jb
 from interprim.experiments import overfitting_dynamics as od
 from interprim.experiments import pipeline
+from interprim.experiments.models import load_model
 from interprim.experiments._json import plain
 from interprim.experiments.tasks import Context, task_key
 
@@ -28,11 +29,11 @@ def finished(tmp_path_factory):
 def _stored(ctx):
     """The stored interactions of every set, keyed by the sample indices and split of their games."""
     by_values = {}
-    for key in ctx.store.keys(("tasks", "extract-solver")):
+    for key in ctx.store.keys(("tasks", "extract")):
         record, info = ctx.store.get(key)
         by_values[info["deps"]["values"]] = record
     out = {}
-    for key in ctx.store.keys(("tasks", "split-values")):
+    for key in ctx.store.keys(("tasks", "values")):
         _, info = ctx.store.get(key)
         p = info["params"]
         out[(info["deps"]["model"], p["players"], p["split"], tuple(p["samples"]))] = by_values[info["key"]]
@@ -87,17 +88,30 @@ def test_sim_equals_a_direct_computation_from_the_stored_interactions(finished):
             assert entry["trend"]["value"] == pytest.approx(expected, abs=1e-12, nan_ok=True)
 
 
-def test_test_games_are_those_of_the_shared_pipeline(finished):
-    """The players and games of the test split are those of ``pipeline.model_values`` (other experiments)."""
+def test_stored_games_are_games_built_one_by_one(finished):
+    """The stored games of every set are ``ImageGame``s of the trained LeNet, built one image at a time:
+    the same grid cells after pool1 (or on the image), baseline 0, the log-odds of the true label."""
+    from interprim.data import load_mnist10k
+    from interprim.games import ImageGame, central_grid_players
+
     ctx, results = finished
-    model = ctx.store.get(("tasks", "train", task_key("train", jb.model_spec(jb.Config(**MICRO), 0))))[0]
-    test = results["samples"]["test"]
-    for players in ("layer", "input"):
-        ours = jb.split_values(arch="lenet", players=players, n=4, player_seed=0, split="test", samples=test,
-                               model=model)["values"]
-        shared = pipeline.model_values(arch="lenet", players=players, n=4, player_seed=0, samples=test,
-                                       model=model)["values"]
-        np.testing.assert_allclose(ours, shared, rtol=0, atol=1e-10)
+    state = ctx.store.get(("tasks", "train", task_key("train", jb.model_spec(jb.Config(**MICRO), 0))))[0]
+    model = load_model("lenet", state)
+    checked = 0
+    for key in ctx.store.keys(("tasks", "values")):
+        record, info = ctx.store.get(key)
+        p = info["params"]
+        if info["deps"]["model"] != task_key("train", jb.model_spec(jb.Config(**MICRO), 0)):
+            continue
+        layer, shape = ("pool1", (6, 14, 14)) if p["players"] == "layer" else (None, (1, 28, 28))
+        assert pipeline.player_layer("lenet", 0, p["players"]) == (layer, shape)
+        cells = central_grid_players(shape[-2:], grid=5, n=4, seed=0)
+        data = load_mnist10k(p["split"])
+        for row, i in zip(record["values"], p["samples"]):
+            game = ImageGame(model, data.images[i], cells, target=int(data.labels[i]), layer=layer)
+            np.testing.assert_allclose(row, game.values(), rtol=0, atol=1e-5)
+            checked += 1
+    assert checked == 2 * 3 * MICRO["samples"]  # two choices of players, three sets
 
 
 def _by_hand(train, test, tau, n):
@@ -204,18 +218,12 @@ def test_bad_configs_raise_clear_errors():
         jb.Config(subset="most")
     with pytest.raises(ValueError, match="n must be"):
         jb.Config(n=1)
-    with pytest.raises(ValueError, match="unknown model name"):
+    with pytest.raises(ValueError, match="arch must be one of"):
         jb.Config(arch="lenet7")
     with pytest.raises(ValueError, match="no spatial feature map"):
         jb.Config(arch="mlp", players=["layer"])
     with pytest.raises(ValueError, match="solver='lp' takes at most"):
         jb.Config(n=13)
-
-
-def test_the_split_sizes_are_those_of_mnist10k():
-    from interprim.data import load_mnist10k
-
-    assert jb.MNIST10K_SIZE == {split: len(load_mnist10k(split)) for split in ("train", "test")}
 
 
 @pytest.mark.slow
@@ -295,7 +303,7 @@ def test_overfitting_schema(overfit):
 def test_overfitting_statistics_equal_a_direct_computation(overfit):
     ctx, results = overfit
     by_values = {}
-    for key in ctx.store.keys(("tasks", "extract-solver")):
+    for key in ctx.store.keys(("tasks", "extract")):
         record, info = ctx.store.get(key)
         by_values[info["deps"]["values"]] = record
     found = {}

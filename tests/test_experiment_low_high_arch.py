@@ -11,7 +11,7 @@ from scipy.stats import spearmanr
 from interprim import metrics
 from interprim.data import load_mnist10k
 from interprim.experiments import architecture as ar
-from interprim.experiments import comparison, models, pipeline, register, run_experiment
+from interprim.experiments import comparison, datasets, pipeline, register, run_experiment
 from interprim.experiments import high_layer as hl
 from interprim.experiments import low_layer as ll
 from interprim.experiments.tasks import Context
@@ -116,9 +116,9 @@ def test_players_after_the_low_layers_are_those_of_the_pipeline(low):
     state = comparison.train(ctx, ll._models(ll.Config(**MICRO), 0))["dA-half0"].value
     kw = dict(arch="lenet", n=4, player_seed=0, samples=[0, 5, 7], model=state)
     for players in ("layer", "input"):
-        ours = ll.values_after_layers(shared_layers=1, players=players, **kw)["values"]
+        ours = pipeline.model_values(shared_layers=1, players=players, **kw)["values"]
         np.testing.assert_array_equal(ours, pipeline.model_values(players=players, **kw)["values"])
-    assert ll.player_layer("resnet32", 9, "layer") == ll.player_layer("resnet56", 9, "layer") == (
+    assert pipeline.player_layer("resnet32", 9, "layer") == pipeline.player_layer("resnet56", 9, "layer") == (
         "stage1_block3", (16, 28, 28))
 
 
@@ -157,9 +157,9 @@ def test_report_renders_from_results_json_as_read_back(tmp_path, store, high):
 
 def test_architecture_shares_the_first_layer_of_two_resnets(tmp_path, monkeypatch):
     # ResNets are slow on a CPU: evaluate the accuracies on 100 test images instead of 2000
-    full = models.load_mnist10k
-    monkeypatch.setattr(models, "load_mnist10k",
-                        lambda split: full(split).subset(np.arange(100)) if split == "test" else full(split))
+    full = datasets.load
+    monkeypatch.setattr(datasets, "load", lambda dataset, split, data_path=None: (
+        full(dataset, split, data_path).subset(np.arange(100)) if split == "test" else full(dataset, split, data_path)))
     config = ar.Config(**(MICRO | dict(donor_subset="first:50", subset_size=50, samples=6, n=3)))
     ctx = Context(tmp_path, progress=False)
     results = ar.run(config, ctx)
@@ -172,7 +172,6 @@ def test_architecture_shares_the_first_layer_of_two_resnets(tmp_path, monkeypatc
         assert np.array_equal(trained["dA-resnet20"][name], trained["donor-A"][name])
         assert np.array_equal(trained["dA-resnet32"][name], trained["donor-A"][name])
     assert not np.array_equal(trained["r-half0"]["conv1.weight"], trained["donor-A"]["conv1.weight"])
-    assert len(load_mnist10k("test")) == 2000  # the shared loader is untouched
 
 
 def test_bad_configs_raise_clear_errors():

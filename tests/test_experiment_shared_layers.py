@@ -139,7 +139,7 @@ def test_figures_and_summary_from_the_json_results(finished, tmp_path):
         (dict(shared_layers=[0, 0]), "shared_layers must be"),
         (dict(shared_layers=[-1]), "shared_layers must be"),
         (dict(shared_layers=[5, 7]), "lenet has 5 layers"),
-        (dict(arch="lenet9"), "unknown model name"),
+        (dict(arch="lenet9"), "arch must be one of"),
         (dict(players=["pixels"]), "players must be"),
         (dict(seeds=[]), "seeds must be"),
         (dict(seeds=[1, 1]), "seeds must be distinct"),

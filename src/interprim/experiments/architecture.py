@@ -20,7 +20,7 @@ Pairs: ``same-low-different-architecture`` (Fig. 8c): ``dA-<arch>`` vs ``dA-<oth
 layers in both architectures (:func:`interprim.nn.copy_layers`): ResNet-20/32/56 share ``conv1`` +
 ``bn1`` (``L = 1``) and, ResNet-32/56, the first 9 layers; VGG-11/13/16 share ``conv1`` + ``bn1``.
 With ``"layer"`` players both architectures must have the same map after the first ``L`` layers
-(:func:`~interprim.experiments.low_layer.player_layer`): ``relu1`` for ResNet-20/32 at ``L = 1``,
+(:func:`~interprim.experiments.pipeline.player_layer`): ``relu1`` for ResNet-20/32 at ``L = 1``,
 ``stage1_block3`` for ResNet-32/56 at ``L = 9``; not so for VGG-11 (``pool1``) and VGG-13
 (``relu1``), which can be compared with ``"input"`` players only.
 """
@@ -29,11 +29,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from ..nn import copy_layers, layers, names
-from . import comparison
+from ..nn import copy_layers, layers
+from . import comparison, pipeline
 from . import low_layer as common
+from .checks import check_data
 from .models import build_model
 
 NAME = "architecture"
@@ -50,26 +51,29 @@ class Config(common.Config):
     ``other_arch``, the second architecture above the shared layers (``arch`` is the donor's and the
     references' architecture; ``shared_layers = 0`` means P1's low layers of ``arch``)."""
 
+    TEXT: ClassVar[bool] = False
+
     arch: str = "resnet20"
     other_arch: str = "resnet32"
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.other_arch not in names() or self.other_arch == self.arch:
-            raise ValueError(f"other_arch must be one of {names()} other than arch={self.arch!r}, got "
-                             f"{self.other_arch!r}.")
+        check_data(self, arches=("arch", "other_arch"))
+        if self.other_arch == self.arch:
+            raise ValueError(f"other_arch must be an architecture other than arch={self.arch!r}.")
         shared = self.layers_shared()
-        if shared >= len(layers(build_model(self.other_arch))):
-            raise ValueError(f"{self.other_arch} has only {len(layers(build_model(self.other_arch)))} layers; it "
+        other = build_model(self.other_arch, dataset=self.dataset)
+        if shared >= len(layers(other)):
+            raise ValueError(f"{self.other_arch} has only {len(layers(other))} layers; it "
                              f"cannot share {shared} and train layers above them.")
         try:
-            copy_layers(build_model(self.other_arch), build_model(self.arch), shared)
+            copy_layers(other, build_model(self.arch, dataset=self.dataset), shared)
         except ValueError as err:
             raise ValueError(f"{self.arch} and {self.other_arch} do not share their first {shared} layer(s): {err}") \
                 from None
         if "layer" in self.players:
-            here = common.player_layer(self.arch, shared, "layer")
-            there = common.player_layer(self.other_arch, shared, "layer")
+            here = pipeline.player_layer(self.arch, shared, "layer", self.dataset)
+            there = pipeline.player_layer(self.other_arch, shared, "layer", self.dataset)
             if here != there:
                 raise ValueError(
                     f"after the first {shared} layer(s) the players would sit on {here[0]!r} {here[1]} in "

@@ -30,21 +30,23 @@ from .tasks import Context, Done
 DONOR = "donor"  # the key of a model's spec that names the model it copies its low layers from
 
 
-def train(ctx: Context, specs: Mapping[str, Mapping[str, Any]]) -> dict[str, Done]:
+def train(ctx: Context, specs: Mapping[str, Mapping[str, Any]], data_path: str | None = None) -> dict[str, Done]:
     """Train every model of ``specs``; a spec with ``"donor": name`` gets that model's arrays as its donor.
 
     Donors are trained first, so a chain of donors works; a model trained once (a donor shared by
-    several models, or by several experiments with one store) is a single task.
+    several models, or by several experiments with one store) is a single task. ``data_path`` is the
+    folder of a data set read from files (:mod:`~interprim.experiments.datasets`); like the device,
+    it is not part of the task keys.
     """
     done: dict[str, Done] = {}
     pending = dict(specs)
+    fn = functools.partial(train_model, device=ctx.device, data_path=data_path)
     while pending:
         ready = {m: s for m, s in pending.items() if s.get(DONOR) is None or s[DONOR] in done}
         if not ready:
             raise ValueError(f"the donors of {sorted(pending)} are not models of this experiment (or form a cycle).")
         params = [{k: v for k, v in s.items() if k != DONOR} for s in ready.values()]
         deps = [{} if s.get(DONOR) is None else {"donor": done[s[DONOR]]} for s in ready.values()]
-        fn = functools.partial(train_model, device=ctx.device)  # the device does not change the key
         for name, result in zip(ready, ctx.map("train", fn, params, deps=deps)):
             done[name] = result
         pending = {m: s for m, s in pending.items() if m not in done}
@@ -61,20 +63,29 @@ def average_orders(
     player_seed: int,
     samples: Sequence[int],
     tol: float,
+    shared_layers: int = 0,
+    dataset: str = "mnist10k",
+    data_path: str | None = None,
 ) -> tuple[dict[str, list[float]], dict[str, str]]:
-    """``η`` of every model that has a feature map where ``players`` live, and why the others were skipped."""
+    """``η`` of every model that has a representation where ``players`` live, and why the others were skipped.
+
+    The games are :func:`pipeline.model_values <interprim.experiments.pipeline.model_values>` on
+    the test ``samples`` with the layer players after the first ``shared_layers`` layers (0: P1's
+    low layers), extracted by :func:`pipeline.extract <interprim.experiments.pipeline.extract>`.
+    """
     usable, skipped = [], {}
     for name, spec in specs.items():
         try:
-            pipeline.player_map(spec["arch"], players)
+            pipeline.player_layer(spec["arch"], shared_layers, players, dataset)
             usable.append(name)
         except ValueError as err:
             skipped[f"{players}/{name}"] = str(err)
     params = [
-        dict(arch=specs[m]["arch"], players=players, n=n, player_seed=player_seed, samples=list(samples))
+        dict(arch=specs[m]["arch"], players=players, n=n, player_seed=player_seed, samples=[int(i) for i in samples],
+             shared_layers=shared_layers, dataset=dataset)
         for m in usable
     ]
-    games = functools.partial(pipeline.model_values, device=ctx.device)
+    games = functools.partial(pipeline.model_values, device=ctx.device, data_path=data_path)
     values = ctx.map("values", games, params, deps=[{"model": trained[m]} for m in usable])
     found = ctx.map("extract", pipeline.extract, [dict(tol=tol)] * len(usable), deps=[{"values": v} for v in values])
     return {m: pipeline.average_orders(r.value).tolist() for m, r in zip(usable, found)}, skipped

@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import comparison
-from .checks import check_counts, check_players, check_seeds
+from . import comparison, datasets
+from .checks import check_counts, check_data, check_players, check_seeds
 from .models import accuracy
 
 NAME = "confusing-randomness"
@@ -56,18 +56,23 @@ class Config:
     tol: float = 0.01
     top: float = 0.1
     n_boot: int = 1000
+    dataset: str = "mnist10k"
+    data_path: str = ""
 
     def __post_init__(self) -> None:
         check_seeds(self.seeds)
         check_players(self.players)
+        check_data(self, arches=("arch", "other_arch"))
         check_counts(self, ("epochs", "subset_size", "subset_epochs", "samples", "n", "n_boot"))
-        if self.samples < 3:
-            raise ValueError(f"samples must be >= 3 (correlations over samples), got {self.samples}.")
+        test_size = datasets.size(self.dataset, "test", self.data_path or None)
+        if not 3 <= self.samples <= test_size:
+            raise ValueError(f"samples must be >= 3 (correlations over samples) and at most the {test_size} test "
+                             f"images, got {self.samples}.")
 
 
 def _models(config: Config, seed: int) -> dict[str, dict[str, Any]]:
     """The training parameters of every model of a seed (one seed per role)."""
-    common = dict(lr=config.lr, adversarial=config.adversarial)
+    common = dict(lr=config.lr, adversarial=config.adversarial, dataset=config.dataset)
     full = dict(epochs=config.epochs, subset="all", **common)
     half = dict(epochs=config.subset_epochs, subset_size=config.subset_size, **common)
     other = seed + OTHER_SEED
@@ -89,12 +94,12 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
     per_seed: list[dict[str, Any]] = []
     for seed in config.seeds:
         specs = _models(config, seed)
-        trained = comparison.train(ctx, specs)
+        trained = comparison.train(ctx, specs, config.data_path or None)
         etas, skipped, comparisons = {}, {}, {}
         for players in config.players:
             etas[players], missing = comparison.average_orders(
                 ctx, specs, trained, players, n=config.n, player_seed=config.player_seed, samples=samples,
-                tol=config.tol,
+                tol=config.tol, dataset=config.dataset, data_path=config.data_path or None,
             )
             skipped.update(missing)
             comparisons[players] = comparison.compare(

@@ -63,18 +63,16 @@ import numpy as np
 import torch
 
 from .. import metrics
-from ..data import corrupt_labels, load_mnist10k
-from ..games import central_grid_players, image_values
+from ..data import corrupt_labels
 from ..interactions import singletons_merged
 from ..train import TrainConfig, evaluate, train
-from . import pipeline, stats
-from .checks import check_counts, check_seeds
+from . import datasets, pipeline, stats
+from .checks import check_counts, check_data, check_seeds
 from .figures import save_figure
 from .models import build_model, load_model
 
 NAME = "hard-vs-confusing"
 DESCRIPTION = "P1 Fig. 5, 6, 11: interactions of hard vs easy training samples; overlap of hard and confusing samples"
-TRAIN_SPLIT = 8000  # images in the train split of the embedded MNIST-10k
 PLANT_CLASSES = tuple(range(1, 10))  # P1 App. F.4: classes 1-9 ...
 PLANT_TARGET = 0  # ... relabelled to class 0
 GROUPS = ("hard_confusing", "hard_only", "confusing_only", "neither")
@@ -107,16 +105,20 @@ class Config:
     tol: float = 0.02
     hard_top: float = 0.15
     confusing_top: float = 0.15
+    dataset: str = "mnist10k"
+    data_path: str = ""
 
     def __post_init__(self) -> None:
         check_seeds(self.seeds)
+        check_data(self)
         if self.players not in pipeline.PLAYERS:
             raise ValueError(f"players must be one of {pipeline.PLAYERS}, got {self.players!r}.")
         check_counts(self, ("epochs", "batch_size", "per_class", "ordinary", "n"))
-        if not 0 <= self.train_size <= TRAIN_SPLIT:
-            raise ValueError(f"train_size must be in [0, {TRAIN_SPLIT}] (0: the whole MNIST-10k train split), "
+        split = datasets.size(self.dataset, "train", self.data_path or None)
+        if not 0 <= self.train_size <= split:
+            raise ValueError(f"train_size must be in [0, {split}] (0: the whole train split of {self.dataset}), "
                              f"got {self.train_size}.")
-        size = self.train_size or TRAIN_SPLIT
+        size = self.train_size or split
         planted = self.per_class * len(PLANT_CLASSES)
         if planted + self.ordinary > size:
             raise ValueError(f"{planted} planted + ordinary={self.ordinary} analysed samples exceed the "
@@ -135,13 +137,15 @@ class Config:
 # ---------------------------------------------------------------------------------------------
 
 
-def planted_labels(train_size: int, per_class: int, plant_seed: int) -> tuple[np.ndarray, np.ndarray]:
+def planted_labels(
+    train_size: int, per_class: int, plant_seed: int, dataset: str = "mnist10k", data_path: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """``(labels, planted)``: the training labels with the planted ones changed, and the planted indices.
 
-    The training set is the first ``train_size`` images of the MNIST-10k train split (0: all);
+    The training set is the first ``train_size`` images of the train split of ``dataset`` (0: all);
     ``per_class`` samples of each class 1-9 are relabelled to 0 (P1 App. F.4).
     """
-    labels = load_mnist10k("train").labels.numpy()[: train_size or None]
+    labels = datasets.load(dataset, "train", data_path).labels.numpy()[: train_size or None]
     return corrupt_labels(labels, per_class=per_class, classes=PLANT_CLASSES, target=PLANT_TARGET, seed=plant_seed)
 
 
@@ -157,9 +161,11 @@ def train_planted(
     lr: float,
     batch_size: int,
     adversarial: bool,
+    dataset: str = "mnist10k",
     device: str = "cpu",
+    data_path: str | None = None,
 ) -> dict[str, np.ndarray]:
-    """Train on MNIST-10k with planted hard samples; the weights plus what the hard samples need.
+    """Train on ``dataset`` (images) with planted hard samples; the weights plus what the hard samples need.
 
     Returns the model's ``state_dict`` as numpy arrays and ``accuracy`` = ``[train, test]`` (train on
     the planted labels, clean images, after training), ``sample_loss`` ``(epochs, N)`` (the clean
@@ -167,18 +173,18 @@ def train_planted(
     labels, planted ones changed), ``planted`` (their indices) and ``predicted`` (the class the
     trained model gives every training sample).
     """
-    data = load_mnist10k("train")
+    data = datasets.load(dataset, "train", data_path)
     images = data.images[: train_size or None]
-    labels, planted = planted_labels(train_size, per_class, plant_seed)
+    labels, planted = planted_labels(train_size, per_class, plant_seed, dataset, data_path)
     targets = torch.as_tensor(labels)
-    model = build_model(arch, seed=init_seed)
+    model = build_model(arch, seed=init_seed, dataset=dataset)
     config = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, adversarial=adversarial, seed=data_seed,
                          device=device)
     history = train(model, (images, targets), None, config, progress=False)
     model.eval()
     with torch.no_grad():
         predicted = torch.cat([model(x.to(device)).argmax(1).cpu() for x in images.split(256)])
-    test = load_mnist10k("test")
+    test = datasets.load(dataset, "test", data_path)
     accuracy = [float((predicted == targets).double().mean()), evaluate(model, *test.tensors(), batch_size=256).acc]
     state = {name: tensor.detach().cpu().numpy() for name, tensor in model.state_dict().items()}
     return {
@@ -199,20 +205,20 @@ def train_values(
     player_seed: int,
     samples: list[int],
     model: dict[str, np.ndarray],
+    dataset: str = "mnist10k",
     device: str = "cpu",
+    data_path: str | None = None,
 ) -> dict[str, np.ndarray]:
     """``{"values": (B, 2**n)}``: the games of a :func:`train_planted` model on its training samples ``samples``.
 
-    As :func:`~interprim.experiments.pipeline.model_values` (the same players, baseline 0,
-    log-odds), but on the training split and for the label the model was trained on.
+    :func:`~interprim.experiments.pipeline.games` on the training split, for the label the model
+    was trained on (planted ones changed).
     """
-    layer, shape = pipeline.player_map(arch, players)
-    grid_players = central_grid_players(shape[-2:], grid=pipeline.GRID, n=n, seed=player_seed)
     weights = {name: value for name, value in model.items() if name not in _EXTRA}
-    images = load_mnist10k("train").images[samples]
-    values = image_values(load_model(arch, weights, device=device), images, grid_players, layer=layer,
-                          targets=torch.as_tensor(model["labels"][samples]))
-    return {"values": values.numpy()}
+    net = load_model(arch, weights, device=device, dataset=dataset)
+    return {"values": pipeline.games(net, arch=arch, players=players, n=n, player_seed=player_seed, samples=samples,
+                                     split="train", dataset=dataset, targets=model["labels"][samples], device=device,
+                                     data_path=data_path)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -399,22 +405,23 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
 
     The device (``ctx.device``) is bound to the tasks and stays out of their keys.
     """
-    size = config.train_size or TRAIN_SPLIT
+    data_path = config.data_path or None
+    size = config.train_size or datasets.size(config.dataset, "train", data_path)
     per_seed = []
     for seed in config.seeds:
         trained = ctx.task(
             "train-planted",
-            partial(train_planted, device=ctx.device),
+            partial(train_planted, device=ctx.device, data_path=data_path),
             dict(arch=config.arch, init_seed=seed, data_seed=seed, plant_seed=seed, train_size=config.train_size,
                  per_class=config.per_class, epochs=config.epochs, lr=config.lr, batch_size=config.batch_size,
-                 adversarial=config.adversarial),
+                 adversarial=config.adversarial, dataset=config.dataset),
         )
         samples = analysed_samples(np.asarray(trained.value["planted"]), size, config.ordinary, sample_seed=seed)
         values = ctx.task(
             "train-values",
-            partial(train_values, device=ctx.device),
+            partial(train_values, device=ctx.device, data_path=data_path),
             dict(arch=config.arch, players=config.players, n=config.n, player_seed=config.player_seed,
-                 samples=samples.tolist()),
+                 samples=samples.tolist(), dataset=config.dataset),
             deps={"model": trained},
         )
         found = ctx.task("extract", pipeline.extract, dict(tol=config.tol), deps={"values": values})

@@ -41,6 +41,16 @@ resampled interactions; percentile intervals skip resamples where a statistic is
 
 Extraction: sparse AND-OR interactions (SPEC §3.3) by the exact LP (``solver = "lp"``, fast for
 ``n ≤ 8``) or the certified ADMM (``"admm"``, batched, for a GPU and larger ``n``).
+
+Text (``dataset = "sst2"``, P1's BERT-Tiny of Fig. 3): ``arch = "bert-tiny"`` trained from scratch
+with AdamW (``optimizer = "adamw"``, no adversarial training); the players of a sentence are ``n``
+of its words with meaning (drawn with ``player_seed``), masked after the low layers (``"layer"``)
+or at the word embeddings (``"input"``) with the mean vector as baseline. Def. 2.2 averages the
+interactions of the same players over samples; the words of different sentences are not the same
+players, and P1 does not say how it aligns them. Here interaction ``S`` is indexed by the positions
+of its words among the sentence's players, so for text ``Sim^(k)`` compares how the order-``k``
+effects are spread over those positions, a weaker notion than for image patches. Only sentences
+with at least ``n`` such words are drawn.
 """
 
 from __future__ import annotations
@@ -53,25 +63,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from .. import metrics
-from ..data import load_mnist10k
-from ..extract import sparse_and_or
-from ..games import central_grid_players, image_values
 from ..interactions import Interactions
-from . import pipeline, stats
-from .checks import check_counts, check_players, check_seeds
+from . import datasets, pipeline, stats
+from .checks import check_counts, check_data, check_n, check_players, check_seeds
 from .figures import save_figure
-from .models import accuracy, load_model, subset_indices, train_model
+from .models import accuracy, subset_indices, train_model
 
 NAME = "jaccard-by-order"
 DESCRIPTION = "P1 Fig. 3: Jaccard similarity Sim^(k) of the interactions of training and test samples, per order k"
-SOLVERS = ("lp", "admm")
-SPLITS = ("train", "test")
+SOLVERS = pipeline.SOLVERS
+SPLITS = datasets.SPLITS
 SETS = ("train", "test", "control")  # the sets of samples of the experiment
-SET_SPLIT = {"train": "train", "test": "test", "control": "train"}  # the MNIST-10k split each set is drawn from
-MNIST10K_SIZE = {"train": 8000, "test": 2000}  # the sizes of the splits of the embedded MNIST-10k
+SET_SPLIT = {"train": "train", "test": "test", "control": "train"}  # the split each set is drawn from
 TAU_RATIO = metrics.SPEC_RATIO
 LP_MAX_PLAYERS = 12  # the exact LP of interprim.extract refuses larger games
 
@@ -90,6 +95,7 @@ class Config:
     epochs: int = 10
     lr: float = 0.05
     adversarial: bool = True
+    optimizer: str = "sgd"
     subset: str = "half0"
     subset_size: int = 1000
     samples: int = 50
@@ -101,10 +107,13 @@ class Config:
     solver: str = "lp"
     tol: float = 1e-3
     n_boot: int = 1000
+    dataset: str = "mnist10k"
+    data_path: str = ""
 
     def __post_init__(self) -> None:
         check_seeds(self.seeds)
-        check_common(self.arch, self.players, self.n, self.solver, self.tol)
+        check_data(self, text=True)
+        check_common(self.arch, self.players, self.n, self.solver, self.tol, self.dataset)
         check_counts(self, ("epochs", "subset_size", "n_boot"))
         if self.samples < 3:
             raise ValueError(f"samples must be >= 3 (bootstrap over samples), got {self.samples}.")
@@ -112,26 +121,28 @@ class Config:
             raise ValueError(f"lr must be > 0, got {self.lr!r}.")
         if self.sample_seed < 0 or self.player_seed < 0:
             raise ValueError(f"sample_seed and player_seed must be >= 0, got {self.sample_seed}, {self.player_seed}.")
-        pool = len(subset_indices(self.subset, MNIST10K_SIZE["train"], self.subset_size))
+        pools = sample_pools(self.dataset, self.subset, self.subset_size, self.n, self.data_path or None)
         needed = self.samples * (2 if self.control else 1)
-        if needed > pool:
+        if needed > pools["train"].size:
             raise ValueError(f"samples={self.samples}{' (x2 with control)' if self.control else ''} training samples "
-                             f"do not fit in the {pool} training images of subset {self.subset!r}.")
-        if self.samples > MNIST10K_SIZE["test"]:
-            raise ValueError(f"samples must be <= {MNIST10K_SIZE['test']} (the test split), got {self.samples}.")
+                             f"do not fit in the {pools['train'].size} training samples of subset {self.subset!r} "
+                             f"with {self.n} players.")
+        if self.samples > pools["test"].size:
+            raise ValueError(f"samples must be <= {pools['test'].size} (the test samples with {self.n} players), "
+                             f"got {self.samples}.")
 
 
-def check_common(arch: str, players: Sequence[str], n: int, solver: str, tol: float) -> None:
-    """Raise ``ValueError`` unless the model has a feature map for every choice of ``players`` and the extraction is valid.
+def check_common(arch: str, players: Sequence[str], n: int, solver: str, tol: float, dataset: str = "mnist10k") -> None:
+    """Raise ``ValueError`` unless the model has a representation for every choice of ``players`` and the
+    extraction is valid.
 
-    ``n`` players fit in the 5×5 grid (``2 ≤ n ≤ 25``); ``solver`` is one of :data:`SOLVERS`, the
-    exact LP only up to :data:`LP_MAX_PLAYERS` players; ``0 < tol < 1``.
+    ``n`` players fit (:func:`~interprim.experiments.checks.check_n`); ``solver`` is one of
+    :data:`SOLVERS`, the exact LP only up to :data:`LP_MAX_PLAYERS` players; ``0 < tol < 1``.
     """
     check_players(players)
     for where in players:
-        pipeline.player_map(arch, where)  # an unknown arch, or one without a feature map after its low layers
-    if not 2 <= n <= pipeline.GRID**2:
-        raise ValueError(f"n must be between 2 and {pipeline.GRID**2} (cells of the 5x5 grid), got {n}.")
+        pipeline.player_layer(arch, 0, where, dataset)  # an unknown arch, or one without a map after its low layers
+    check_n(n, dataset)
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}.")
     if solver == "lp" and n > LP_MAX_PLAYERS:
@@ -141,85 +152,34 @@ def check_common(arch: str, players: Sequence[str], n: int, solver: str, tol: fl
 
 
 # ---------------------------------------------------------------------------------------------
-# task functions (module level, so that an executor can pickle them)
-# ---------------------------------------------------------------------------------------------
-
-
-def split_games(
-    model: torch.nn.Module,
-    *,
-    arch: str,
-    players: str,
-    n: int,
-    player_seed: int,
-    split: str,
-    samples: Sequence[int],
-    device: str = "cpu",
-) -> np.ndarray:
-    """``(B, 2**n)`` games of ``model`` on the MNIST-10k ``split`` images ``samples`` (SPEC §5).
-
-    The players are those of :func:`~interprim.experiments.pipeline.model_values` (the same cells of
-    the same grid for the same ``player_seed``), baseline 0, ``v`` = log-odds of the true label.
-    """
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
-    layer, shape = pipeline.player_map(arch, players)
-    grid_players = central_grid_players(shape[-2:], grid=pipeline.GRID, n=n, seed=player_seed)
-    data = load_mnist10k(split)
-    index = list(samples)
-    values = image_values(model, data.images[index], grid_players, layer=layer, targets=data.labels[index],
-                          device=device)
-    return values.numpy()
-
-
-def split_values(
-    *,
-    arch: str,
-    players: str,
-    n: int,
-    player_seed: int,
-    split: str,
-    samples: Sequence[int],
-    model: Mapping[str, np.ndarray],
-    device: str = "cpu",
-) -> dict[str, np.ndarray]:
-    """``{"values": (B, 2**n)}``: :func:`split_games` of a :func:`~interprim.experiments.models.train_model` record."""
-    net = load_model(arch, model, device=device)
-    return {"values": split_games(net, arch=arch, players=players, n=n, player_seed=player_seed, split=split,
-                                  samples=samples, device=device)}
-
-
-def extract_with(*, solver: str, tol: float, values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Sparse AND-OR interactions of a values record by ``solver`` (SPEC §3.3), in the form of :func:`pipeline.extract`."""
-    r = sparse_and_or(values["values"], solver=solver, tol=tol)
-    return {
-        "i_and": r.i_and,
-        "i_or": r.i_or,
-        "noise": r.noise,
-        "gamma": r.gamma,
-        "objective": np.asarray(r.objective),
-        "gap": np.asarray(r.meta["gap"]),
-    }
-
-
-# ---------------------------------------------------------------------------------------------
 # statistics
 # ---------------------------------------------------------------------------------------------
 
 
-def sample_sets(subset: str, subset_size: int, samples: int, control: bool, seed: int) -> dict[str, list[int]]:
-    """The sample indices of every set (``train``/``control`` in the MNIST-10k train split, ``test`` in the test split).
+def sample_pools(dataset: str, subset: str, subset_size: int, n: int, data_path: str | None = None) -> dict[str, np.ndarray]:
+    """The samples each set may be drawn from: ``"train"``, the model's training subset (``subset``,
+    ``subset_size`` as in :func:`~interprim.experiments.models.subset_indices`), and ``"test"``, the
+    test split; only samples with ``n`` players (:func:`~interprim.experiments.datasets.eligible`)."""
+    train = subset_indices(subset, datasets.size(dataset, "train", data_path), subset_size)
+    return {"train": np.intersect1d(train, datasets.eligible(dataset, "train", n, data_path)),
+            "test": datasets.eligible(dataset, "test", n, data_path)}
 
-    Drawn once with ``numpy.random.default_rng(seed)``: first ``2·samples`` (``samples`` without
-    ``control``) distinct images of the model's training subset (``subset``, ``subset_size`` as in
-    :func:`~interprim.experiments.models.subset_indices`), split into ``train`` and ``control``,
-    then ``samples`` distinct test images; each set sorted.
+
+def sample_sets(
+    subset: str, subset_size: int, samples: int, control: bool, seed: int, *, dataset: str = "mnist10k", n: int = 2,
+    data_path: str | None = None,
+) -> dict[str, list[int]]:
+    """The sample indices of every set (``train``/``control`` in the train split, ``test`` in the test split).
+
+    Drawn once with ``numpy.random.default_rng(seed)`` from :func:`sample_pools`: first
+    ``2·samples`` (``samples`` without ``control``) distinct training samples, split into ``train``
+    and ``control``, then ``samples`` distinct test samples; each set sorted.
     """
     rng = np.random.default_rng(seed)
-    pool = subset_indices(subset, MNIST10K_SIZE["train"], subset_size)
-    drawn = rng.choice(pool, size=samples * (2 if control else 1), replace=False)
+    pools = sample_pools(dataset, subset, subset_size, n, data_path)
+    drawn = rng.choice(pools["train"], size=samples * (2 if control else 1), replace=False)
     sets = {"train": sorted(int(i) for i in drawn[:samples])}
-    sets["test"] = sorted(int(i) for i in rng.choice(MNIST10K_SIZE["test"], size=samples, replace=False))
+    sets["test"] = sorted(int(i) for i in rng.choice(pools["test"], size=samples, replace=False))
     if control:
         sets["control"] = sorted(int(i) for i in drawn[samples:])
     return sets
@@ -365,7 +325,8 @@ def over_seeds(per_seed: Sequence[Mapping[str, Any]], players: Sequence[str]) ->
 def model_spec(config: Config, seed: int) -> dict[str, Any]:
     """The :func:`~interprim.experiments.models.train_model` parameters of the model of ``seed`` (init and data order)."""
     return dict(arch=config.arch, init_seed=seed, data_seed=seed, epochs=config.epochs, lr=config.lr,
-                adversarial=config.adversarial, subset=config.subset, subset_size=config.subset_size)
+                adversarial=config.adversarial, subset=config.subset, subset_size=config.subset_size,
+                dataset=config.dataset, optimizer=config.optimizer)
 
 
 def interactions_of(
@@ -374,19 +335,22 @@ def interactions_of(
     """The games and interactions of ``model`` (a ``Done`` of :func:`train_model`) on every set of samples."""
     names = list(sets)
     params = [dict(arch=config.arch, players=players, n=config.n, player_seed=config.player_seed,
-                   split=SET_SPLIT[name], samples=sets[name]) for name in names]
-    values = ctx.map("split-values", partial(split_values, device=ctx.device), params, deps={"model": model})
-    found = ctx.map("extract-solver", extract_with, [dict(solver=config.solver, tol=config.tol)] * len(names),
+                   split=SET_SPLIT[name], samples=sets[name], dataset=config.dataset) for name in names]
+    games = partial(pipeline.model_values, device=ctx.device, data_path=config.data_path or None)
+    values = ctx.map("values", games, params, deps={"model": model})
+    found = ctx.map("extract", pipeline.extract, [dict(solver=config.solver, tol=config.tol)] * len(names),
                     deps=[{"values": v} for v in values])
     return {name: pipeline.interactions(r.value) for name, r in zip(names, found)}
 
 
 def run(config: Config, ctx: Any) -> dict[str, Any]:
     """Train a model per seed, extract the interactions of every set of samples, compute ``Sim^(k)`` and its trend."""
-    sets = sample_sets(config.subset, config.subset_size, config.samples, config.control, config.sample_seed)
+    sets = sample_sets(config.subset, config.subset_size, config.samples, config.control, config.sample_seed,
+                       dataset=config.dataset, n=config.n, data_path=config.data_path or None)
     per_seed = []
+    fit = partial(train_model, device=ctx.device, data_path=config.data_path or None)
     for seed in config.seeds:
-        model = ctx.task("train", partial(train_model, device=ctx.device), model_spec(config, seed))
+        model = ctx.task("train", fit, model_spec(config, seed))
         by_players = {}
         for players in config.players:
             found = interactions_of(ctx, config, model, players, sets)

@@ -40,10 +40,16 @@ the difference ``same-low-different-data`` − ``different-low-same-data`` with 
 ``L = shared_layers``, or :func:`interprim.nn.low_layer_count` of ``arch`` (P1's low layers: the
 first layer; 9 for ResNet-56) when it is 0. Players (SPEC §5): ``"layer"``: ``n`` cells of the 5×5
 grid on the central region of the feature map **after the first L layers** (P1 App. F.2;
-:func:`player_layer`), the same cells for every model and sample (``player_seed``); ``"input"``:
+:func:`pipeline.player_layer <interprim.experiments.pipeline.player_layer>`), the same cells for every model and sample (``player_seed``); ``"input"``:
 the same cells of the image (SPEC §7's control: two models that share their low layers see
 identical player features at the layer). Baseline 0, the log-odds of the true label,
 adversarial training (one-step PGD, ε = α = 4/255) unless ``adversarial = false``.
+
+Text (``dataset = "sst2"``, P1's BERT-Tiny experiments): ``arch = "bert-tiny"`` trained from scratch
+(AdamW, ``optimizer = "adamw"``); the low layers are the embeddings and the first block; the players
+are ``n`` words with meaning of each test sentence, masked after the shared layers (``"layer"``) or
+at the word embeddings (``"input"``) with the mean vector as baseline (P1 App. F.2); the halves hold
+``subset_size`` sentences (2000 in P1); only test sentences with at least ``n`` such words are analysed.
 
 This module also holds what ``low-layer``, ``high-layer`` and ``architecture`` share (the config,
 the donors and references, the player layer after the shared layers, the run over seeds and the
@@ -56,17 +62,12 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-import numpy as np
-import torch
-
-from ..data import load_mnist10k
-from ..games import central_grid_players, image_values
-from ..nn import layers, low_layer_count, names
-from . import comparison, pipeline, stats
-from .checks import check_counts, check_players, check_seeds
-from .models import accuracy, build_model, load_model, subset_indices
+from ..nn import low_layer_count
+from . import comparison, datasets, pipeline, stats
+from .checks import check_counts, check_data, check_n, check_players, check_seeds
+from .models import accuracy, build_model, subset_indices
 
 NAME = "low-layer"
 DESCRIPTION = (
@@ -79,8 +80,6 @@ DONOR_SEEDS = {"donor-A": 2000, "donor-B": 3000}  # offsets of the donors' init 
 EVERYTHING = "everything"
 INIT_ONLY = "init-only"
 REFERENCE_PAIRS = {EVERYTHING: ("r-half0", "r-half1"), INIT_ONLY: ("r-half0", "r-init")}
-TRAIN_SIZE, TEST_SIZE = 8000, 2000  # images of the MNIST-10k splits (interprim.data.load_mnist10k)
-VALUES_KIND = "values-after-layers"  # task kind of values_after_layers (pipeline.model_values cuts at low_layer_count)
 
 SAME_LOW = "same-low-different-data"
 DIFFERENT_LOW = "different-low-same-data"
@@ -93,41 +92,6 @@ EXTRA_REFERENCES = (INIT_ONLY, DIFFERENT_LOW)  # compared with besides `everythi
 # ---------------------------------------------------------------------------------------------
 
 
-def player_layer(arch: str, shared: int, players: str) -> tuple[str | None, tuple[int, ...]]:
-    """The top-level module whose output the players live on (``None``: the image) and that output's shape.
-
-    ``"layer"``: the rule of :func:`interprim.nn.low_layers_output` with ``shared`` in place of
-    :func:`~interprim.nn.low_layer_count`: the top-level child just before the child that holds layer
-    ``shared + 1`` of :func:`interprim.nn.layers`, i.e. the first ``shared`` layers with the
-    activation and pooling that follow them (``relu1`` for ResNet-20/32 at ``shared = 1``,
-    ``stage1_block3`` for ResNet-32/56 at ``shared = 9``). For ``shared = low_layer_count`` it is the
-    layer of :func:`pipeline.model_values <interprim.experiments.pipeline.model_values>`.
-    Raises ``ValueError`` when layers ``shared`` and ``shared + 1`` are inside one block, or the map
-    there is not spatial (an MLP).
-    """
-    if players not in pipeline.PLAYERS:
-        raise ValueError(f"players must be one of {pipeline.PLAYERS}, got {players!r}.")
-    model = build_model(arch)
-    found = layers(model)
-    if not 1 <= shared < len(found):
-        raise ValueError(f"{arch} has {len(found)} layers; the shared low layers must be 1 .. {len(found) - 1}, "
-                         f"got {shared}.")
-    if players == "input":
-        return None, (1, 28, 28)
-    last_low, first_high = found[shared - 1].name.split(".")[0], found[shared].name.split(".")[0]
-    if last_low == first_high:
-        raise ValueError(f"{arch}: layers {shared} and {shared + 1} are both inside {first_high!r}; no module "
-                         f"outputs exactly the first {shared} layers, so the players cannot sit there.")
-    children = list(model._modules)
-    cut = children.index(first_high)
-    with torch.no_grad():
-        shape = tuple(model[:cut](torch.zeros(1, 1, 28, 28)).shape[1:])
-    if len(shape) != 3:
-        raise ValueError(f"{arch} has no spatial feature map after its first {shared} layers "
-                         f"({children[cut - 1]!r} outputs {shape}); use players = ['input'].")
-    return children[cut - 1], shape
-
-
 @dataclass
 class Config:
     """Settings of ``low-layer`` (and the base of ``high-layer`` and ``architecture``); see the module docstring.
@@ -135,6 +99,8 @@ class Config:
     ``shared_layers = 0`` means P1's low layers of ``arch``; ``donor_subset`` is ``"all"`` (P1) or
     ``"first:K"`` (the first ``K`` training images, a cheaper donor).
     """
+
+    TEXT: ClassVar[bool] = True  # whether the experiment also runs on SST-2
 
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     arch: str = "lenet"
@@ -147,6 +113,7 @@ class Config:
     lr: float = 0.05
     batch_size: int = 64
     adversarial: bool = True
+    optimizer: str = "sgd"
     samples: int = 200
     n: int = 8
     players: list[str] = field(default_factory=lambda: ["layer", "input"])
@@ -154,34 +121,45 @@ class Config:
     tol: float = 0.01
     top: float = 0.1
     n_boot: int = 1000
+    dataset: str = "mnist10k"
+    data_path: str = ""
 
     def __post_init__(self) -> None:
         check_seeds(self.seeds, OTHER_SEED, f" (the other roles' seeds are s + {OTHER_SEED}, s + 2000, s + 3000)")
         check_players(self.players)
         check_counts(self, ("donor_epochs", "subset_size", "subset_epochs", "batch_size", "samples", "n_boot"))
-        if not 2 <= self.n <= pipeline.GRID**2:
-            raise ValueError(f"n must be 2 .. {pipeline.GRID ** 2} (cells of the {pipeline.GRID}x{pipeline.GRID} grid), "
-                             f"got {self.n}.")
-        if not 3 <= self.samples <= TEST_SIZE:
-            raise ValueError(f"samples must be >= 3 (correlations over samples) and at most the {TEST_SIZE} test "
-                             f"images of MNIST-10k, got {self.samples}.")
+        check_data(self, text=self.TEXT)
+        check_n(self.n, self.dataset)
         if not (self.lr > 0 and self.tol > 0 and 0 < self.top <= 1):
             raise ValueError(f"lr and tol must be > 0 and 0 < top <= 1, got lr={self.lr}, tol={self.tol}, top={self.top}.")
         if self.shared_layers < 0:
             raise ValueError(f"shared_layers must be >= 0 (0: P1's low layers of arch), got {self.shared_layers}.")
-        if self.arch not in names():
-            raise ValueError(f"arch must be one of {names()}, got {self.arch!r}.")
-        subset_indices("half0", TRAIN_SIZE, self.subset_size)
+        train_size = datasets.size(self.dataset, "train", self.data_path or None)
+        subset_indices("half0", train_size, self.subset_size)
         if self.donor_subset != "all" and not self.donor_subset.startswith("first:"):
             raise ValueError(f"donor_subset must be 'all' or 'first:K', got {self.donor_subset!r}.")
-        subset_indices(self.donor_subset, TRAIN_SIZE, self.subset_size)
+        subset_indices(self.donor_subset, train_size, self.subset_size)
         for players in self.players:
-            player_layer(self.arch, self.layers_shared(), players)
+            pipeline.player_layer(self.arch, self.layers_shared(), players, self.dataset)
+        usable = len(self.test_samples(check=False))
+        if not 3 <= self.samples <= usable:
+            raise ValueError(f"samples must be >= 3 (correlations over samples) and at most the {usable} test samples "
+                             f"of {self.dataset} with {self.n} players, got {self.samples}.")
 
     def layers_shared(self) -> int:
         """``L``, the number of layers copied from the donors: ``shared_layers``, or P1's low layers of
         ``arch`` (:func:`interprim.nn.low_layer_count`) when it is 0."""
-        return self.shared_layers or low_layer_count(build_model(self.arch))
+        return self.shared_layers or low_layer_count(build_model(self.arch, dataset=self.dataset))
+
+    def test_samples(self, check: bool = True) -> list[int]:
+        """The analysed test samples: the first ``samples`` that have ``n`` players (every image qualifies)."""
+        usable = datasets.eligible(self.dataset, "test", self.n, self.data_path or None)
+        return [int(i) for i in usable[: self.samples]] if check else [int(i) for i in usable]
+
+    def model_data(self) -> dict[str, Any]:
+        """The training parameters every model of the experiment shares besides the data set's size."""
+        return dict(lr=self.lr, batch_size=self.batch_size, adversarial=self.adversarial, dataset=self.dataset,
+                    optimizer=self.optimizer)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,15 +171,14 @@ def donor(config: Config, seed: int, name: str) -> dict[str, Any]:
     """The training parameters of the donor ``name`` (``"donor-A"``, ``"donor-B"``) of ``seed``."""
     own = seed + DONOR_SEEDS[name]
     return dict(arch=config.arch, init_seed=own, data_seed=own, epochs=config.donor_epochs,
-                subset=config.donor_subset, lr=config.lr, batch_size=config.batch_size, adversarial=config.adversarial)
+                subset=config.donor_subset, **config.model_data())
 
 
 def trained_on_half(config: Config, arch: str, *, init_seed: int, data_seed: int, subset: str,
                     donor_name: str | None = None) -> dict[str, Any]:
     """A model trained on ``subset`` (half0/half1), with the first ``L`` layers of ``donor_name`` if given."""
     spec: dict[str, Any] = dict(arch=arch, init_seed=init_seed, data_seed=data_seed, epochs=config.subset_epochs,
-                                subset=subset, subset_size=config.subset_size, lr=config.lr,
-                                batch_size=config.batch_size, adversarial=config.adversarial)
+                                subset=subset, subset_size=config.subset_size, **config.model_data())
     if donor_name is not None:
         spec.update(shared_layers=config.layers_shared(), freeze=config.freeze, donor_arch=config.arch,
                     donor=donor_name)
@@ -234,51 +211,6 @@ def _models(config: Config, seed: int) -> dict[str, dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------
 # games, η and comparisons
 # ---------------------------------------------------------------------------------------------
-
-
-def values_after_layers(
-    *, arch: str, shared_layers: int, players: str, n: int, player_seed: int, samples: Sequence[int],
-    model: Mapping[str, np.ndarray],
-) -> dict[str, np.ndarray]:
-    """``{"values": (B, 2**n)}``: the games of the model on the test samples ``samples``.
-
-    As :func:`pipeline.model_values <interprim.experiments.pipeline.model_values>` (the ``n`` cells
-    of the central 5×5 grid drawn with ``player_seed``, baseline 0, the log-odds of the true label),
-    with the ``"layer"`` players on the map after the first ``shared_layers`` layers
-    (:func:`player_layer`) rather than after :func:`~interprim.nn.low_layer_count` layers: two
-    architectures that share ``L`` layers then have their players on the same map (ResNet-32 has one
-    low layer by that count, ResNet-56 nine).
-    """
-    layer, shape = player_layer(arch, shared_layers, players)
-    grid_players = central_grid_players(shape[-2:], grid=pipeline.GRID, n=n, seed=player_seed)
-    test = load_mnist10k("test")
-    index = list(samples)
-    values = image_values(
-        load_model(arch, model), test.images[index], grid_players, layer=layer, targets=test.labels[index]
-    )
-    return {"values": values.numpy()}
-
-
-def average_orders(
-    ctx: Any,
-    specs: Mapping[str, Mapping[str, Any]],
-    trained: Mapping[str, Any],
-    players: str,
-    *,
-    shared_layers: int,
-    n: int,
-    player_seed: int,
-    samples: Sequence[int],
-    tol: float,
-) -> dict[str, list[float]]:
-    """``η`` of every model of ``specs`` (:func:`comparison.average_orders
-    <interprim.experiments.comparison.average_orders>` with the players of :func:`values_after_layers`)."""
-    models = list(specs)
-    params = [dict(arch=specs[m]["arch"], shared_layers=shared_layers, players=players, n=n,
-                   player_seed=player_seed, samples=list(samples)) for m in models]
-    values = ctx.map(VALUES_KIND, values_after_layers, params, deps=[{"model": trained[m]} for m in models])
-    found = ctx.map("extract", pipeline.extract, [dict(tol=tol)] * len(models), deps=[{"values": v} for v in values])
-    return {m: pipeline.average_orders(r.value).tolist() for m, r in zip(models, found)}
 
 
 def compare(
@@ -334,18 +266,20 @@ def run_pairs(
 ) -> dict[str, Any]:
     """Per seed: train ``models(config, seed)`` (donors first), ``η`` of every compared model for each
     choice of players, :func:`compare` of ``pairs``; then :func:`over_seeds`."""
-    samples = list(range(config.samples))
+    samples = config.test_samples()
     shared = config.layers_shared()
+    data_path = config.data_path or None
     arches = sorted({spec["arch"] for spec in models(config, config.seeds[0]).values()})
     per_seed: list[dict[str, Any]] = []
     for seed in config.seeds:
         specs = models(config, seed)
-        trained = comparison.train(ctx, specs)
+        trained = comparison.train(ctx, specs, data_path)
         compared = {m: specs[m] for pair in pairs.values() for m in pair}
         etas, comparisons = {}, {}
         for players in config.players:
-            etas[players] = average_orders(ctx, compared, trained, players, shared_layers=shared, n=config.n,
-                                           player_seed=config.player_seed, samples=samples, tol=config.tol)
+            etas[players], _ = comparison.average_orders(
+                ctx, compared, trained, players, shared_layers=shared, n=config.n, player_seed=config.player_seed,
+                samples=samples, tol=config.tol, dataset=config.dataset, data_path=data_path)
             comparisons[players] = compare(etas[players], pairs, extra, top=config.top, n_boot=config.n_boot,
                                            seed=seed)
         per_seed.append(dict(seed=seed, accuracy={m: accuracy(d.value) for m, d in trained.items()},
@@ -353,7 +287,9 @@ def run_pairs(
     return dict(
         config=asdict(config),
         shared_layers=shared,
-        player_layer={a: player_layer(a, shared, "layer")[0] for a in arches} if "layer" in config.players else {},
+        samples=samples,
+        player_layer={a: pipeline.player_layer(a, shared, "layer", config.dataset)[0] for a in arches}
+        if "layer" in config.players else {},
         pairs={pair: list(ab) for pair, ab in pairs.items()},
         references=[EVERYTHING, *extra],
         seeds=per_seed,

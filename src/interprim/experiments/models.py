@@ -4,8 +4,12 @@ A model is described by JSON-able parameters with **one seed per role**, so that
 differ in exactly one of them: ``init_seed`` (the initial weights of every layer that is not copied
 from a donor), ``data_seed`` (the order of the training samples and every random draw of training),
 ``subset`` (which training samples) and the donor of the first ``shared_layers`` layers.
-:func:`train_model` trains such a model on the embedded MNIST-10k and returns its weights and
-accuracies as arrays, the form the experiment store keeps; :func:`load_model` rebuilds it.
+:func:`train_model` trains such a model on a data set of :mod:`~interprim.experiments.datasets`
+(the embedded MNIST-10k by default; CIFAR-10 or SST-2 from ``data_path``) and returns its weights
+and accuracies as arrays, the form the experiment store keeps; :func:`load_model` rebuilds it.
+Images train zoo models with SGD (P1 App. F.1); SST-2 trains :func:`~interprim.nn.bert_tiny` from
+scratch, with AdamW and a linear warm-up (10 % of the steps) and decay (``optimizer = "adamw"``):
+with SGD at P1's learning rates a randomly initialised BERT-Tiny does not learn at all here.
 
 Training subsets: ``"all"`` (the whole MNIST-10k train split), ``"half0"`` / ``"half1"`` (two disjoint
 random subsets of ``subset_size`` images, P1's "different data", SPEC §6), or ``"first:K"`` (the first
@@ -19,14 +23,18 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from ..data import disjoint_subsets, load_mnist10k
-from ..nn import build, copy_layers, freeze_layers
+from ..data import disjoint_subsets
+from ..nn import bert_tiny, build, copy_layers, freeze_layers
 from ..train import TrainConfig, evaluate, train
+from . import datasets
 
 #: the seed of the split of the training data into the two disjoint halves (fixed, so both halves
 #: are the same sets in every experiment)
 SUBSET_SEED = 12345
 _ACCURACY = "accuracy"
+OPTIMIZERS = ("sgd", "adamw")
+WARMUP = 0.1  # warm-up fraction of the AdamW runs' linear schedule
+_WORDS = "bert.embeddings.word_embeddings.weight"
 
 
 def subset_indices(subset: str, total: int, subset_size: int) -> np.ndarray:
@@ -57,35 +65,47 @@ def train_model(
     freeze: bool = True,
     donor_arch: str | None = None,
     donor: Mapping[str, np.ndarray] | None = None,
+    dataset: str = "mnist10k",
+    optimizer: str = "sgd",
     device: str = "cpu",
+    data_path: str | None = None,
 ) -> dict[str, np.ndarray]:
-    """Train a zoo model on MNIST-10k and return its ``state_dict`` as numpy arrays plus ``accuracy``.
+    """Train a model on ``dataset`` and return its ``state_dict`` as numpy arrays plus ``accuracy``.
 
     With ``donor`` (the arrays of a model of architecture ``donor_arch``, e.g. an earlier task's
     result) the first ``shared_layers`` layers
     (:func:`interprim.nn.layers`) are copied from it before training (P1 App. F.5, "same low-layer
     parameters") and, with ``freeze``, kept fixed while the upper layers train (P1 §3.2).
-    Adversarial training is one-step ℓ∞ PGD with ``ε = α = 4/255`` (SPEC §6). ``accuracy``
-    holds ``[train accuracy, test accuracy]`` on the clean images after training.
+    Adversarial training is one-step ℓ∞ PGD with ``ε = α = 4/255`` (SPEC §6; images only).
+    ``optimizer``: ``"sgd"`` (momentum 0.9, constant ``lr``) or ``"adamw"`` (linear warm-up over
+    :data:`WARMUP` of the steps, then linear decay). ``accuracy`` holds ``[train accuracy, test
+    accuracy]`` on the clean samples after training.
     """
-    train_data, test_data = load_mnist10k("train"), load_mnist10k("test")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}.")
+    train_data, test_data = (datasets.load(dataset, split, data_path) for split in datasets.SPLITS)
     train_data = train_data.subset(subset_indices(subset, len(train_data), subset_size))
-    model = build_model(arch, seed=init_seed)
+    model = build_model(arch, seed=init_seed, dataset=dataset, vocab_size=_vocab_size(dataset, data_path))
     if shared_layers:
         if donor is None or donor_arch is None:
             raise ValueError(f"shared_layers={shared_layers} needs a donor model and its donor_arch to copy from.")
-        copy_layers(model, load_model(donor_arch, donor), shared_layers)
+        copy_layers(model, load_model(donor_arch, donor, dataset=dataset), shared_layers)
         if freeze:
             freeze_layers(model, shared_layers)
-    config = TrainConfig(
-        epochs=epochs, lr=lr, batch_size=batch_size, adversarial=adversarial, seed=data_seed, device=device
-    )
-    train(model, train_data.tensors(), None, config, progress=False)
+    schedule = dict(lr_schedule="linear", warmup=WARMUP) if optimizer == "adamw" else {}
+    config = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, adversarial=adversarial, seed=data_seed,
+                         device=device, optimizer=optimizer, **schedule)
+    train_tensors, test_tensors = (datasets.tensors(dataset, d, data_path) for d in (train_data, test_data))
+    train(model, train_tensors, None, config, progress=False)
     model.eval()
-    accuracy = [evaluate(model, *data.tensors(), batch_size=256).acc for data in (train_data, test_data)]
+    accuracy = [evaluate(model, *data, batch_size=256).acc for data in (train_tensors, test_tensors)]
     state = {name: tensor.detach().cpu().numpy() for name, tensor in model.state_dict().items()}
     state[_ACCURACY] = np.asarray(accuracy, dtype=np.float64)
     return state
+
+
+def _vocab_size(dataset: str, data_path: str | None) -> int | None:
+    return len(datasets.tokenizer(data_path)) if datasets.is_text(dataset) else None
 
 
 def accuracy(state: Mapping[str, np.ndarray]) -> dict[str, float]:
@@ -94,14 +114,28 @@ def accuracy(state: Mapping[str, np.ndarray]) -> dict[str, float]:
     return {"train": train_acc, "test": test_acc}
 
 
-def build_model(arch: str, seed: int = 0, device: str = "cpu") -> torch.nn.Module:
-    """A zoo model for MNIST-10k images (``1 × 28 × 28``, 10 classes) with initial weights from ``seed``."""
-    return build(arch, in_channels=1, input_size=28, seed=seed, device=device)
+def build_model(
+    arch: str, seed: int = 0, device: str = "cpu", dataset: str = "mnist10k", vocab_size: int | None = None
+) -> torch.nn.Module:
+    """A model for ``dataset`` with initial weights from ``seed``: a zoo model for its images (MNIST-10k:
+    ``1 × 28 × 28``, CIFAR-10: ``3 × 32 × 32``, 10 classes), or ``bert-tiny`` for SST-2 with
+    ``vocab_size`` words (BERT's 30 522 when not given: enough to ask about the layers)."""
+    if datasets.is_text(dataset):
+        if arch not in datasets.TEXT_ARCHES:
+            raise ValueError(f"dataset {dataset!r} takes arch in {datasets.TEXT_ARCHES}, got {arch!r}.")
+        return bert_tiny(num_labels=2, vocab_size=vocab_size or 30522, seed=seed, device=device)
+    if dataset not in datasets.IMAGES:
+        raise ValueError(f"dataset must be one of {datasets.DATASETS}, got {dataset!r}.")
+    channels, side = datasets.IMAGES[dataset]
+    return build(arch, in_channels=channels, input_size=side, seed=seed, device=device)
 
 
-def load_model(arch: str, state: Mapping[str, np.ndarray], device: str = "cpu") -> torch.nn.Module:
+def load_model(
+    arch: str, state: Mapping[str, np.ndarray], device: str = "cpu", dataset: str = "mnist10k"
+) -> torch.nn.Module:
     """Rebuild a model of :func:`train_model` from its arrays, in eval mode."""
-    model = build_model(arch, device=device)
+    vocab = np.asarray(state[_WORDS]).shape[0] if datasets.is_text(dataset) else None
+    model = build_model(arch, device=device, dataset=dataset, vocab_size=vocab)
     weights = {name: torch.as_tensor(np.asarray(value)) for name, value in state.items() if name != _ACCURACY}
     model.load_state_dict(weights)
     return model.eval()

@@ -61,23 +61,20 @@ from typing import Any
 import numpy as np
 
 from .. import metrics
-from ..data import load_mnist10k
 from ..interactions import Interactions
 from ..train import TrainConfig, epoch_path, load_model_state, train
-from . import pipeline, stats
-from .checks import check_counts, check_seeds
+from . import datasets, pipeline, stats
+from .checks import check_counts, check_data, check_seeds
 from .figures import save_figure
 from .jaccard_by_order import (
-    MNIST10K_SIZE,
     SPLITS,
     above_zero,
     below_zero,
     check_common,
-    extract_with,
     mean_sd,
+    sample_pools,
     sample_sets,
     spec_tau,
-    split_games,
 )
 from .models import build_model, load_model, subset_indices
 
@@ -111,10 +108,13 @@ class Config:
     solver: str = "lp"
     tol: float = 1e-3
     n_boot: int = 1000
+    dataset: str = "mnist10k"
+    data_path: str = ""
 
     def __post_init__(self) -> None:
         check_seeds(self.seeds)
-        check_common(self.arch, self.players, self.n, self.solver, self.tol)
+        check_data(self)
+        check_common(self.arch, self.players, self.n, self.solver, self.tol, self.dataset)
         bad = [s for s in self.splits if s not in SPLITS]
         if not self.splits or bad or len(set(self.splits)) != len(self.splits):
             raise ValueError(f"splits must be a non-empty list of distinct values of {SPLITS}, got {self.splits!r}.")
@@ -132,10 +132,10 @@ class Config:
             raise ValueError(f"samples must be >= 3 (bootstrap over samples), got {self.samples}.")
         if self.sample_seed < 0 or self.player_seed < 0:
             raise ValueError(f"sample_seed and player_seed must be >= 0, got {self.sample_seed}, {self.player_seed}.")
-        pool = len(subset_indices(self.subset, MNIST10K_SIZE["train"], self.subset_size))
-        if self.samples > min(pool, MNIST10K_SIZE["test"]):
-            raise ValueError(f"samples={self.samples} does not fit in the {pool} training images of subset "
-                             f"{self.subset!r} (or the {MNIST10K_SIZE['test']} test images).")
+        pools = sample_pools(self.dataset, self.subset, self.subset_size, self.n, self.data_path or None)
+        if self.samples > min(pools["train"].size, pools["test"].size):
+            raise ValueError(f"samples={self.samples} does not fit in the {pools['train'].size} training images of "
+                             f"subset {self.subset!r} (or the {pools['test'].size} test images).")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,7 +186,9 @@ def train_run(
     subset: str,
     subset_size: int,
     keep: Sequence[int],
+    dataset: str = "mnist10k",
     device: str = "cpu",
+    data_path: str | None = None,
 ) -> dict[str, np.ndarray]:
     """Train ``arch`` normally on the MNIST-10k ``subset``; the per-epoch curves and the weights after the epochs ``keep``.
 
@@ -194,10 +196,9 @@ def train_run(
     inputs, eval mode; :class:`~interprim.train.History`) and ``"epoch{k}.{name}"`` for every weight
     ``name`` of the model after epoch ``k`` in ``keep``.
     """
-    train_data = load_mnist10k("train")
+    train_data, test_data = (datasets.load(dataset, split, data_path) for split in datasets.SPLITS)
     train_data = train_data.subset(subset_indices(subset, len(train_data), subset_size))
-    test_data = load_mnist10k("test")
-    model = build_model(arch, seed=init_seed)
+    model = build_model(arch, seed=init_seed, dataset=dataset)
     config = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, adversarial=False, seed=data_seed,
                          checkpoint_epochs=tuple(keep), device=device)
     with tempfile.TemporaryDirectory() as tmp:
@@ -220,17 +221,20 @@ def epoch_values(
     samples: Sequence[int],
     epoch: int,
     run: Mapping[str, np.ndarray],
+    dataset: str = "mnist10k",
     device: str = "cpu",
+    data_path: str | None = None,
 ) -> dict[str, np.ndarray]:
-    """``{"values": (B, 2**n)}``: the games (:func:`~.jaccard_by_order.split_games`) of the model after ``epoch`` of ``run``."""
+    """``{"values": (B, 2**n)}``: the games (:func:`~interprim.experiments.pipeline.games`) of the model after
+    ``epoch`` of ``run``."""
     prefix = f"epoch{epoch}."
     weights = {name[len(prefix):]: value for name, value in run.items() if name.startswith(prefix)}
     if not weights:
         raise ValueError(f"the training run keeps no weights of epoch {epoch}; it keeps "
                          f"{sorted({k.split('.')[0] for k in run if k.startswith('epoch')})}.")
-    model = load_model(arch, weights, device=device)
-    return {"values": split_games(model, arch=arch, players=players, n=n, player_seed=player_seed, split=split,
-                                  samples=samples, device=device)}
+    model = load_model(arch, weights, device=device, dataset=dataset)
+    return {"values": pipeline.games(model, arch=arch, players=players, n=n, player_seed=player_seed, split=split,
+                                     samples=samples, dataset=dataset, device=device, data_path=data_path)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,7 +348,8 @@ def over_seeds(per_seed: Sequence[Mapping[str, Any]], players: Sequence[str], sp
 def run_spec(config: Config, seed: int) -> dict[str, Any]:
     """The :func:`train_run` parameters of the run of ``seed`` (without ``keep``)."""
     return dict(arch=config.arch, init_seed=seed, data_seed=seed, epochs=config.epochs, lr=config.lr,
-                batch_size=config.batch_size, subset=config.subset, subset_size=config.subset_size)
+                batch_size=config.batch_size, subset=config.subset, subset_size=config.subset_size,
+                dataset=config.dataset)
 
 
 def _analyse(
@@ -353,9 +358,10 @@ def _analyse(
     """The interactions of every analysed epoch and split of ``run`` (a ``Done`` of :func:`train_run`)."""
     jobs = [(e, split) for e in epochs for split in config.splits]
     params = [dict(arch=config.arch, players=players, n=config.n, player_seed=config.player_seed, split=split,
-                   samples=sets[split], epoch=e) for e, split in jobs]
-    values = ctx.map("epoch-values", partial(epoch_values, device=ctx.device), params, deps={"run": run})
-    found = ctx.map("extract-solver", extract_with, [dict(solver=config.solver, tol=config.tol)] * len(jobs),
+                   samples=sets[split], epoch=e, dataset=config.dataset) for e, split in jobs]
+    games = partial(epoch_values, device=ctx.device, data_path=config.data_path or None)
+    values = ctx.map("epoch-values", games, params, deps={"run": run})
+    found = ctx.map("extract", pipeline.extract, [dict(solver=config.solver, tol=config.tol)] * len(jobs),
                     deps=[{"values": v} for v in values])
     out: dict[int, dict[str, Interactions]] = {e: {} for e in epochs}
     for (e, split), r in zip(jobs, found):
@@ -365,8 +371,9 @@ def _analyse(
 
 def run(config: Config, ctx: Any) -> dict[str, Any]:
     """Train per seed, find the end of the learning phase, extract the interactions of the analysed epochs, compare."""
-    sets = sample_sets(config.subset, config.subset_size, config.samples, False, config.sample_seed)
-    trainer = partial(train_run, device=ctx.device)
+    sets = sample_sets(config.subset, config.subset_size, config.samples, False, config.sample_seed,
+                       dataset=config.dataset, n=config.n, data_path=config.data_path or None)
+    trainer = partial(train_run, device=ctx.device, data_path=config.data_path or None)
     per_seed = []
     for seed in config.seeds:
         spec = run_spec(config, seed)

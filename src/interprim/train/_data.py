@@ -23,6 +23,7 @@ class TensorData:
     labels: torch.Tensor
     single: bool
     max_label: int
+    padded: bool = False  # right-padded text: inputs[1] is a 0/1 attention mask of inputs[0]'s shape
 
     @property
     def n(self) -> int:
@@ -35,10 +36,17 @@ class TensorData:
         return self.single and self.inputs[0].is_floating_point()
 
     def take(self, index: torch.Tensor, device: torch.device) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
-        """The samples at ``index`` (a 1-D long tensor), moved to ``device``."""
+        """The samples at ``index`` (a 1-D long tensor), moved to ``device``.
+
+        For right-padded text every input of shape ``(N, L)`` is cut to the longest sentence of the batch.
+        """
         index = index.to(self.labels.device)
-        inputs = tuple(t.index_select(0, index).to(device) for t in self.inputs)
-        return inputs, self.labels.index_select(0, index).to(device)
+        inputs = tuple(t.index_select(0, index) for t in self.inputs)
+        if self.padded:
+            length = max(int(inputs[1].sum(dim=1).max()), 1)
+            full = self.inputs[0].shape
+            inputs = tuple(t[:, :length] if t.shape == (len(index), full[1]) else t for t in inputs)
+        return tuple(t.to(device) for t in inputs), self.labels.index_select(0, index).to(device)
 
     def fingerprint(self) -> str:
         """SHA-256 over the shapes, dtypes and bytes of inputs and labels: identifies the data of a run."""
@@ -90,7 +98,20 @@ def as_tensor_data(inputs: Any, labels: Any, inputs_name: str = "inputs", labels
             raise ValueError(f"{where} is on {t.device} but {labels_name} on {labels.device}; put them on one device.")
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
             raise ValueError(f"{where} holds NaN or infinite values.")
-    return TensorData(inputs=tuple(parts), labels=labels, single=single, max_label=high)
+    return TensorData(inputs=tuple(parts), labels=labels, single=single, max_label=high, padded=_right_padded(parts))
+
+
+def _right_padded(parts: Any) -> bool:
+    """Whether ``parts`` is text with an attention mask: ``(ids, mask, ...)`` with integer ``(N, L)`` tensors
+    of one shape and a 0/1 mask whose ones come first in every row (right padding)."""
+    if len(parts) < 2:
+        return False
+    ids, mask = parts[0], parts[1]
+    if ids.ndim != 2 or mask.shape != ids.shape or ids.is_floating_point() or mask.is_floating_point():
+        return False
+    if not bool(((mask == 0) | (mask == 1)).all()):
+        return False
+    return bool((mask[:, 1:] <= mask[:, :-1]).all())
 
 
 def logits_of(model: torch.nn.Module, inputs: tuple[torch.Tensor, ...], max_label: int) -> torch.Tensor:

@@ -9,7 +9,8 @@ from typing import Any
 
 import torch
 
-LR_SCHEDULES = ("none", "cosine")
+LR_SCHEDULES = ("none", "cosine", "linear")
+OPTIMIZERS = ("sgd", "adamw")
 
 
 @dataclass(frozen=True)
@@ -17,14 +18,18 @@ class TrainConfig:
     """Settings of :func:`~interprim.train.train`, validated when the object is built.
 
     - ``epochs``: number of passes over the training data (≥ 1).
-    - ``lr``, ``momentum``, ``weight_decay``: SGD with momentum (P1 App. F: momentum 0.9, lr 0.01 or 0.001).
+    - ``optimizer``: ``"sgd"`` (SGD with ``momentum``, P1 App. F: momentum 0.9, lr 0.01 or 0.001) or
+      ``"adamw"`` (AdamW with β = (0.9, 0.999), how transformers are fine-tuned); ``lr`` and
+      ``weight_decay`` apply to both.
     - ``batch_size``: mini-batch size for training and for the end-of-epoch evaluations.
     - ``adversarial``, ``epsilon``, ``step``: one-step ℓ∞ PGD adversarial training in pixel units,
       ``ε = α = 4/255`` by default (SPEC §6); see :func:`~interprim.train.pgd_step`.
     - ``checkpoint_epochs``: epochs after which the model weights are kept as ``epoch_{k}.pt``;
       ``0`` keeps the weights before training. Stored as a sorted tuple without repeats.
-    - ``lr_schedule``: ``"none"`` (constant ``lr``) or ``"cosine"``: epoch ``e = 0 … epochs-1`` uses
-      ``lr · ½ (1 + cos(π e / epochs))``.
+    - ``lr_schedule``: ``"none"`` (constant ``lr``); ``"cosine"``: epoch ``e = 0 … epochs-1`` uses
+      ``lr · ½ (1 + cos(π e / epochs))``; ``"linear"``: per optimiser step, a linear warm-up from 0
+      to ``lr`` over the first ``warmup`` fraction of all steps, then a linear decay to 0.
+    - ``warmup``: the warm-up fraction of the ``"linear"`` schedule, in ``[0, 1)``.
     - ``seed``: seeds the shuffling and every random draw of the run (dropout included).
     - ``device``: where the model is trained (``"cpu"``, ``"cuda"``, ``"cuda:1"``, …), stored as a string.
     """
@@ -39,6 +44,8 @@ class TrainConfig:
     step: float = 4 / 255
     checkpoint_epochs: tuple[int, ...] = ()
     lr_schedule: str = "none"
+    optimizer: str = "sgd"
+    warmup: float = 0.0
     seed: int = 0
     device: str = "cpu"
 
@@ -56,13 +63,25 @@ class TrainConfig:
             raise TypeError(f"adversarial must be True or False, got {self.adversarial!r}.")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}.")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}.")
+        _set(self, "warmup", _real("warmup", self.warmup, low=0.0, high=1.0, high_open=True))
+        if self.warmup and self.lr_schedule != "linear":
+            raise ValueError(f"warmup={self.warmup} needs lr_schedule='linear' (got {self.lr_schedule!r}).")
         _set(self, "checkpoint_epochs", _checkpoint_epochs(self.checkpoint_epochs, self.epochs))
         _set(self, "device", _device(self.device))
 
-    def learning_rate(self, epoch: int) -> float:
-        """The learning rate of epoch ``epoch`` (0-based) under ``lr_schedule``."""
+    def learning_rate(self, epoch: int, step: int = 0, steps_per_epoch: int = 1) -> float:
+        """The learning rate of step ``step`` (0-based) of epoch ``epoch`` (0-based) under ``lr_schedule``."""
         if self.lr_schedule == "cosine":
             return self.lr * 0.5 * (1.0 + math.cos(math.pi * epoch / self.epochs))
+        if self.lr_schedule == "linear":
+            total = self.epochs * steps_per_epoch
+            done = epoch * steps_per_epoch + step
+            warm = self.warmup * total
+            if done < warm:
+                return self.lr * (done + 1) / warm
+            return self.lr * max(0.0, (total - done) / max(total - warm, 1.0))
         return self.lr
 
     def to_dict(self) -> dict[str, Any]:

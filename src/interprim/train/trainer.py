@@ -38,8 +38,10 @@ def train(
 
     Each epoch: shuffle with a ``torch.Generator`` seeded by ``config.seed``; for every mini-batch, with
     ``config.adversarial`` replace the inputs by ``pgd_step(model, x, y, ε, step)`` (eval mode, see
-    :func:`~interprim.train.pgd_step`); then one SGD step (momentum, weight decay) on the mean
-    cross-entropy with the learning rate ``config.learning_rate(epoch)``. At the end of the epoch the
+    :func:`~interprim.train.pgd_step`); then one step of ``config.optimizer`` (SGD with momentum, or
+    AdamW) on the mean cross-entropy with the learning rate ``config.learning_rate(epoch, step, steps)``.
+    Right-padded text (a second input that is a 0/1 attention mask) is cut in every batch to the
+    longest sentence of the batch (dynamic padding; the outputs on real tokens do not change). At the end of the epoch the
     model is evaluated in eval mode on the **clean** training inputs — giving ``train_loss``,
     ``train_acc`` and the loss of every training sample, ``sample_loss[epoch]`` — and on the test set.
 
@@ -67,12 +69,11 @@ def train(
     trainable = [name for name, p in model.named_parameters() if p.requires_grad]
     if not trainable:
         raise ValueError("model has no parameter with requires_grad=True; there is nothing to train.")
-    optimizer = torch.optim.SGD(
-        [p for p in model.parameters() if p.requires_grad],
-        lr=config.lr,
-        momentum=config.momentum,
-        weight_decay=config.weight_decay,
-    )
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "adamw":
+        optimizer: torch.optim.Optimizer = _adamw(params, config)
+    else:
+        optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
     fingerprints = {"train": data.fingerprint(), "test": "" if test is None else test.fingerprint()}
     curves: dict[str, list[float]] = {name: [] for name in CURVES}
@@ -101,14 +102,12 @@ def train(
         disable=not progress,
     )
     for epoch in bar:
-        lr = config.learning_rate(epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        lr = config.learning_rate(epoch, 0, _steps(data.n, config.batch_size))
         seed = int(torch.randint(0, 2**63 - 1, (), generator=generator))
         order = torch.randperm(data.n, generator=generator)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             _seed_global(seed, device)
-            fit_loss, fit_acc = _fit_epoch(model, optimizer, data, order, config, device)
+            fit_loss, fit_acc = _fit_epoch(model, optimizer, data, order, config, device, epoch)
             clean = evaluate_data(model, data, config.batch_size, device)
             test_loss, test_acc = (
                 (math.nan, math.nan) if test is None else evaluate_data(model, test, config.batch_size, device)[:2]
@@ -152,12 +151,17 @@ def _fit_epoch(
     order: torch.Tensor,
     config: TrainConfig,
     device: torch.device,
+    epoch: int,
 ) -> tuple[float, float]:
-    """One pass of SGD over the mini-batches of ``order``; the mean loss and accuracy of those batches."""
+    """One pass of the optimiser over the mini-batches of ``order`` (the learning rate of every step from
+    ``config.learning_rate``); the mean loss and accuracy of those batches."""
     model.train()
     total = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
-    for index in order.split(config.batch_size):
+    steps = _steps(data.n, config.batch_size)
+    for step, index in enumerate(order.split(config.batch_size)):
+        for group in optimizer.param_groups:
+            group["lr"] = config.learning_rate(epoch, step, steps)
         x, y = data.take(index, device)
         if config.adversarial:
             x = (_pgd_step(model, x[0], y, config.epsilon, config.step, data.max_label),)
@@ -202,6 +206,19 @@ def _restore(
     optimizer.load_state_dict(saved["optimizer"])
     generator.set_state(saved["generator"])
     return done
+
+
+def _adamw(params: list[torch.nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW, fused where this torch build has the fused kernel for the device (about 7x faster on a CPU)."""
+    try:
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
+    except (RuntimeError, TypeError):  # torch < 2.4 has no fused AdamW on the CPU
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _steps(n: int, batch_size: int) -> int:
+    """Optimiser steps per epoch: mini-batches of ``batch_size`` over ``n`` samples."""
+    return -(-n // batch_size)
 
 
 def _history(curves: dict[str, list[float]], sample_loss: list[np.ndarray], n: int) -> History:
