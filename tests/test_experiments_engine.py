@@ -243,7 +243,7 @@ def test_load_config_errors(tmp_path, text, overrides, match):
 def test_config_sources():
     assert load_config(selftest.Config, "cpu", name="selftest").seeds == (0, 1)
     assert load_config(selftest.Config, "paper", name="selftest").n_players == 8
-    with pytest.raises(ValueError, match="neither one of cpu, paper nor an existing TOML file"):
+    with pytest.raises(ValueError, match="neither one of cpu, paper, text-cpu, text-paper nor an existing TOML file"):
         load_config(selftest.Config, "nope.toml", name="selftest")
     with pytest.raises(ValueError, match="ships no 'cpu' config"):
         load_config(Toy, "cpu", name="toy")

@@ -214,7 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     xs.add_parser("list", help="the experiments and what each shows").set_defaults(func=_experiment_list)
     r = xs.add_parser("run", help="run an experiment (or all) into an output folder; reruns resume from the store")
     r.add_argument("name", help="an experiment of `interprim experiment list`, or all")
-    r.add_argument("--config", default="cpu", help="cpu (minutes on a CPU), paper (the papers' scale) or a FILE.toml")
+    r.add_argument("--config", default="cpu", help="cpu (minutes on a CPU), paper (the papers' scale), text-cpu or "
+                   "text-paper (SST-2 with BERT-Tiny, where P1 runs text), or a FILE.toml")
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value (a TOML value: seeds=[0,1,2], lr=0.01, arch=lenet); repeatable")
     r.add_argument("--out", help="output folder (default runs/<name>-<timestamp>)")

@@ -1,7 +1,9 @@
 """Experiment configs: flat dataclasses read from TOML, with ``key=value`` overrides, written back as TOML.
 
 Every experiment ships two configs in ``interprim/experiments/configs/``: ``<name>-cpu.toml``
-(minutes on a laptop CPU) and ``<name>-paper.toml`` (the papers' scale, for a GPU). A config is a
+(minutes on a laptop CPU) and ``<name>-paper.toml`` (the papers' scale, for a GPU); those that P1
+also runs on text ship ``<name>-text-cpu.toml`` and ``<name>-text-paper.toml`` (SST-2 with
+BERT-Tiny; the data path is set with ``--set data_path=DIR``). A config is a
 dataclass whose fields are ``str``, ``int``, ``float``, ``bool``, ``list[...]`` or
 ``tuple[..., ...]`` of those; TOML has no null, so "none" is a sentinel value (``0``, ``""``) that
 the experiment documents. An ``int`` is accepted for a ``float`` field; ``tuple`` fields are read
@@ -30,7 +32,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-SOURCES = ("cpu", "paper")
+SOURCES = ("cpu", "paper", "text-cpu", "text-paper")
 _SCALARS = (str, int, float, bool)
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
@@ -38,7 +40,7 @@ _TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n"
 
 # --- reading ---------------------------------------------------------------------------------
 def config_file(name: str, source: str | os.PathLike) -> Any:
-    """The TOML file of ``source``: the shipped ``<name>-<source>.toml`` for ``"cpu"``/``"paper"``, else a path.
+    """The TOML file of ``source``: the shipped ``<name>-<source>.toml`` for a name of :data:`SOURCES`, else a path.
 
     Returns a path-like (an ``importlib.resources`` traversable for shipped configs) with ``read_text``.
     """
@@ -69,7 +71,8 @@ def load_config(
 
     Args:
         cls: a dataclass whose fields have the types the module docstring lists.
-        source: ``"cpu"`` or ``"paper"`` (the config shipped for experiment ``name``) or a TOML file.
+        source: ``"cpu"``, ``"paper"``, ``"text-cpu"`` or ``"text-paper"`` (the config shipped for
+            experiment ``name``) or a TOML file.
         overrides: ``"key=value"`` strings; the value is parsed as a TOML value, and a bare word
             (``arch=lenet``) or any value for a ``str`` field that is not a TOML string is the text itself.
         name: the experiment, needed for ``"cpu"``/``"paper"`` and named in error messages.
