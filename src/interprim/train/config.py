@@ -80,7 +80,7 @@ class TrainConfig:
             done = epoch * steps_per_epoch + step
             warm = self.warmup * total
             if done < warm:
-                return self.lr * (done + 1) / warm
+                return self.lr * min(1.0, (done + 1) / warm)
             return self.lr * max(0.0, (total - done) / max(total - warm, 1.0))
         return self.lr
 
