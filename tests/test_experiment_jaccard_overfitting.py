@@ -365,7 +365,7 @@ def test_a_seed_without_learning_phase_before_the_late_epoch_is_skipped(overfit)
     (seed,) = results["seeds"]
     assert seed["skipped"] is not None and "not before the late epoch" in seed["skipped"]
     assert seed["players"] == {} and results["over_seeds"]["seeds_analysed"] == []
-    assert "overfitting-dynamics" in od.summary(json.loads(json.dumps(results, default=float)))
+    assert "not before the late epoch" in od.summary(json.loads(json.dumps(results, default=float)))
 
 
 def test_overfitting_bad_configs_raise_clear_errors():

@@ -483,3 +483,36 @@ def test_cli_experiment_errors(tmp_path, capsys, monkeypatch, args, message):
     assert err.startswith(message) and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "runs").exists()
 
+
+
+def test_every_shipped_config_holds_only_fields_of_its_experiment(tmp_path):
+    """Each shipped TOML (cpu, paper and the text variants) names only fields of its experiment's config with
+    values of their types; the paper and text configs that read files name their data set and leave the path to
+    the user (the error then says to set data_path)."""
+    import importlib
+    from importlib import resources
+
+    from interprim.experiments import registry
+    from interprim.experiments.config import SOURCES, field_types, tomllib
+
+    folder = resources.files("interprim.experiments").joinpath("configs")
+    modules = {importlib.import_module(path).NAME: importlib.import_module(path) for path in registry.BUILTIN}
+    seen = 0
+    for name, module in modules.items():
+        for source in SOURCES:
+            if not folder.joinpath(f"{name}-{source}.toml").is_file():
+                assert not source.startswith("cpu") and source != "paper", f"{name} lacks its {source} config"
+                continue
+            values = tomllib.loads(folder.joinpath(f"{name}-{source}.toml").read_text(encoding="utf-8"))
+            assert set(values) <= set(field_types(module.Config)), (name, source)
+            seen += 1
+            dataset = values.get("dataset", "mnist10k")
+            if source.startswith("text"):
+                assert dataset == "sst2" and values["arch"] == "bert-tiny" and values["adversarial"] is False
+            if dataset != "mnist10k":
+                assert values["data_path"] == ""
+                with pytest.raises(ValueError, match="set data_path"):
+                    load_config(module.Config, source, name=name)
+            else:
+                load_config(module.Config, source, name=name)  # valid as shipped
+    assert seen >= 2 * len(modules) + 6  # cpu and paper for each, text-cpu and text-paper for three

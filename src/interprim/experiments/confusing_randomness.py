@@ -126,7 +126,6 @@ def summary(results: dict[str, Any]) -> str:
     """The headline numbers in words and a table per choice of players."""
     seeds = [s["seed"] for s in results["seeds"]]
     lines = [
-        f"# {NAME}", "", DESCRIPTION + ".", "",
         f"Seeds {seeds}; statistics over the same {results['config']['samples']} test samples; mean ± sd over "
         f"seeds; 'Spearman − reference' is the paired bootstrap difference to the pair that differs in everything.",
     ]

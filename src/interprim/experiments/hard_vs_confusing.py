@@ -544,7 +544,7 @@ def summary(results: dict[str, Any]) -> str:
         f"{_fmt(pl['in_confusing'], 1)}"
     )
     lines = [
-        f"# {NAME}", "", DESCRIPTION + ".", "", setup, "", planting,
+        setup, "", planting,
         (f"- η: hard {_fmt(agg['eta_hard'])}, easy {_fmt(agg['eta_easy'])}, hard − easy "
         f"{_fmt(agg['eta_hard_minus_easy'])}; Mann-Whitney p per seed {mw}"),
         (f"- overlap of hard and confusing: |H∩C| {_fmt(agg['overlap']['both'], 1)}, IoU {_fmt(agg['overlap']['iou'])} "

@@ -72,4 +72,4 @@ def figures(results: dict[str, Any], out_dir: Path) -> list[Path]:
 
 def summary(results: dict[str, Any]) -> str:
     """The tables of the comparisons, the differences to the references, per-seed CIs and accuracies."""
-    return common.summary_text(results, NAME, DESCRIPTION, (SAME_LOW,))
+    return common.summary_text(results, (SAME_LOW,))

@@ -404,7 +404,6 @@ def summary(results: dict[str, Any]) -> str:
     config = results["config"]
     seeds = [s["seed"] for s in results["seeds"]]
     lines = [
-        f"# {NAME}", "", DESCRIPTION + ".", "",
         f"{config['arch']} trained {config['epochs']} epochs on {config['subset']} ({'adversarial' if config['adversarial'] else 'normal'} "
         f"training), seeds {seeds}; {config['samples']} training and {config['samples']} test samples, n = {config['n']} "
         f"players; mean ± sd over seeds. Test accuracy per seed: "

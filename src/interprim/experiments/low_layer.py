@@ -328,7 +328,7 @@ def _mean_sd(x: Mapping[str, Any] | None) -> str:
     return f"{_num(x['mean'])} ± {_num(x['sd'])}" if x["n"] > 1 else _num(x["mean"])
 
 
-def summary_text(results: Mapping[str, Any], name: str, description: str, reported: Sequence[str]) -> str:
+def summary_text(results: Mapping[str, Any], reported: Sequence[str]) -> str:
     """The markdown summary of ``low-layer``, ``high-layer`` or ``architecture``.
 
     The tables of :func:`comparison.summary_tables <interprim.experiments.comparison.summary_tables>`,
@@ -339,8 +339,8 @@ def summary_text(results: Mapping[str, Any], name: str, description: str, report
     seeds = [s["seed"] for s in results["seeds"]]
     where = ", ".join(f"{a}: after `{m}`" for a, m in results["player_layer"].items()) or "none (input players only)"
     lines = [
-        f"# {name}", "", description + ".", "",
-        (f"Seeds {seeds}; {config['samples']} test samples, n = {config['n']} players; the first "
+        (f"{config['arch']} on {config['dataset']}, seeds {seeds}; {config['samples']} test samples, n = {config['n']} "
+         f"players; the first "
          f"{results['shared_layers']} layer(s) copied from the donors (frozen: {config['freeze']}); layer players "
          f"{where}. Mean ± sd over seeds; 'minus reference' is the paired bootstrap difference to `everything`."),
         "", "Pairs: " + "; ".join(f"`{p}` = {a} vs {b}" for p, (a, b) in results["pairs"].items()) + ".",
@@ -380,4 +380,4 @@ def summary_text(results: Mapping[str, Any], name: str, description: str, report
 
 def summary(results: dict[str, Any]) -> str:
     """The tables of the comparisons, the differences to the references, per-seed CIs and accuracies."""
-    return summary_text(results, NAME, DESCRIPTION, (SAME_LOW, DIFFERENT_LOW))
+    return summary_text(results, (SAME_LOW, DIFFERENT_LOW))

@@ -495,7 +495,6 @@ def summary(results: dict[str, Any]) -> str:
     """The phase boundaries, and per choice of players and split the numbers at the two epochs and their change."""
     config, overall = results["config"], results["over_seeds"]
     lines = [
-        f"# {NAME}", "", DESCRIPTION + ".", "",
         (f"{config['arch']} trained normally for {config['epochs']} epochs on {config['subset']} ({config['subset_size']} "
         f"images), lr {config['lr']}; end of the learning phase = early-stopping epoch of the test loss with patience "
         f"{config['patience']}. {config['samples']} samples per split, n = {config['n']} players."), "",

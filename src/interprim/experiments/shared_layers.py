@@ -325,7 +325,6 @@ def summary(results: dict[str, Any]) -> str:
     seeds = [s["seed"] for s in results["seeds"]]
     info = results["layers"]
     lines = [
-        f"# {NAME}", "", DESCRIPTION + ".", "",
         (f"{info['arch']}: {info['count']} layers, the first {info['low']} of them low (players at the layer "
          f"live after them). Seeds {seeds}; statistics over the same {results['config']['samples']} test samples; "
          f"mean ± sd over seeds. L = 0 is the reference pair `everything`; the differences are paired bootstrap "
