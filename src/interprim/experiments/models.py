@@ -19,11 +19,12 @@ random subsets of ``subset_size`` images, P1's "different data", SPEC §6), or `
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
 
-from ..data import disjoint_subsets
+from ..data import ImageData, binary_task, disjoint_subsets
 from ..nn import bert_tiny, build, copy_layers, freeze_layers
 from ..train import TrainConfig, evaluate, train
 from . import datasets
@@ -67,6 +68,7 @@ def train_model(
     donor: Mapping[str, np.ndarray] | None = None,
     dataset: str = "mnist10k",
     optimizer: str = "sgd",
+    positive: int | None = None,
     device: str = "cpu",
     data_path: str | None = None,
 ) -> dict[str, np.ndarray]:
@@ -78,18 +80,20 @@ def train_model(
     parameters") and, with ``freeze``, kept fixed while the upper layers train (P1 §3.2).
     Adversarial training is one-step ℓ∞ PGD with ``ε = α = 4/255`` (SPEC §6; images only).
     ``optimizer``: ``"sgd"`` (momentum 0.9, constant ``lr``) or ``"adamw"`` (linear warm-up over
-    :data:`WARMUP` of the steps, then linear decay). ``accuracy`` holds ``[train accuracy, test
-    accuracy]`` on the clean samples after training.
+    :data:`WARMUP` of the steps, then linear decay). ``positive``: train the one-against-the-rest task
+    of that class (P2's MNIST-3: 3; :func:`task_data`) instead of all classes. ``accuracy`` holds
+    ``[train accuracy, test accuracy]`` on the clean samples after training.
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}.")
-    train_data, test_data = (datasets.load(dataset, split, data_path) for split in datasets.SPLITS)
+    train_data, test_data = (task_data(dataset, split, positive, data_path) for split in datasets.SPLITS)
     train_data = train_data.subset(subset_indices(subset, len(train_data), subset_size))
-    model = build_model(arch, seed=init_seed, dataset=dataset, vocab_size=_vocab_size(dataset, data_path))
+    model = build_model(arch, seed=init_seed, dataset=dataset, vocab_size=_vocab_size(dataset, data_path),
+                        binary=positive is not None)
     if shared_layers:
         if donor is None or donor_arch is None:
             raise ValueError(f"shared_layers={shared_layers} needs a donor model and its donor_arch to copy from.")
-        copy_layers(model, load_model(donor_arch, donor, dataset=dataset), shared_layers)
+        copy_layers(model, load_model(donor_arch, donor, dataset=dataset, binary=positive is not None), shared_layers)
         if freeze:
             freeze_layers(model, shared_layers)
     schedule = dict(lr_schedule="linear", warmup=WARMUP) if optimizer == "adamw" else {}
@@ -104,6 +108,18 @@ def train_model(
     return state
 
 
+def task_data(dataset: str, split: str, positive: int | None = None, data_path: str | None = None) -> Any:
+    """The ``split`` of ``dataset`` with all its classes, or (``positive``) labelled 1 for that class and
+    0 for the rest (:func:`interprim.data.binary_task`; images only)."""
+    data = datasets.load(dataset, split, data_path)
+    if positive is None:
+        return data
+    if not isinstance(data, ImageData) or not 0 <= positive < len(data.classes):
+        raise ValueError(f"positive={positive!r}: the one-against-the-rest task needs an image data set and one of its "
+                         f"classes 0 .. {len(data.classes) - 1}.")
+    return ImageData(data.images, binary_task(data.labels, positive), ("rest", data.classes[positive]))
+
+
 def _vocab_size(dataset: str, data_path: str | None) -> int | None:
     return len(datasets.tokenizer(data_path)) if datasets.is_text(dataset) else None
 
@@ -115,11 +131,12 @@ def accuracy(state: Mapping[str, np.ndarray]) -> dict[str, float]:
 
 
 def build_model(
-    arch: str, seed: int = 0, device: str = "cpu", dataset: str = "mnist10k", vocab_size: int | None = None
+    arch: str, seed: int = 0, device: str = "cpu", dataset: str = "mnist10k", vocab_size: int | None = None,
+    binary: bool = False,
 ) -> torch.nn.Module:
     """A model for ``dataset`` with initial weights from ``seed``: a zoo model for its images (MNIST-10k:
-    ``1 × 28 × 28``, CIFAR-10: ``3 × 32 × 32``, 10 classes), or ``bert-tiny`` for SST-2 with
-    ``vocab_size`` words (BERT's 30 522 when not given: enough to ask about the layers)."""
+    ``1 × 28 × 28``, CIFAR-10: ``3 × 32 × 32``, 10 classes, or 2 with ``binary``), or ``bert-tiny`` for
+    SST-2 with ``vocab_size`` words (BERT's 30 522 when not given: enough to ask about the layers)."""
     if datasets.is_text(dataset):
         if arch not in datasets.TEXT_ARCHES:
             raise ValueError(f"dataset {dataset!r} takes arch in {datasets.TEXT_ARCHES}, got {arch!r}.")
@@ -127,15 +144,15 @@ def build_model(
     if dataset not in datasets.IMAGES:
         raise ValueError(f"dataset must be one of {datasets.DATASETS}, got {dataset!r}.")
     channels, side = datasets.IMAGES[dataset]
-    return build(arch, in_channels=channels, input_size=side, seed=seed, device=device)
+    return build(arch, in_channels=channels, input_size=side, num_classes=2 if binary else 10, seed=seed, device=device)
 
 
 def load_model(
-    arch: str, state: Mapping[str, np.ndarray], device: str = "cpu", dataset: str = "mnist10k"
+    arch: str, state: Mapping[str, np.ndarray], device: str = "cpu", dataset: str = "mnist10k", binary: bool = False
 ) -> torch.nn.Module:
-    """Rebuild a model of :func:`train_model` from its arrays, in eval mode."""
+    """Rebuild a model of :func:`train_model` from its arrays, in eval mode (``binary``: trained with ``positive``)."""
     vocab = np.asarray(state[_WORDS]).shape[0] if datasets.is_text(dataset) else None
-    model = build_model(arch, device=device, dataset=dataset, vocab_size=vocab)
+    model = build_model(arch, device=device, dataset=dataset, vocab_size=vocab, binary=binary)
     weights = {name: torch.as_tensor(np.asarray(value)) for name, value in state.items() if name != _ACCURACY}
     model.load_state_dict(weights)
     return model.eval()

@@ -131,9 +131,11 @@ def model_values(
                             data_path=data_path)}
 
 
-def extract(*, tol: float, values: Mapping[str, np.ndarray], solver: str = "admm") -> dict[str, np.ndarray]:
+def extract(
+    *, tol: float, values: Mapping[str, np.ndarray], solver: str = "admm", noise: float = 0.02
+) -> dict[str, np.ndarray]:
     """The sparse AND-OR interactions of :func:`model_values` by ``solver`` (SPEC §3.3), and their certificate."""
-    r = sparse_and_or(values["values"], solver=solver, tol=tol)
+    r = sparse_and_or(values["values"], solver=solver, tol=tol, noise=noise)
     return {
         "i_and": r.i_and,
         "i_or": r.i_or,

@@ -32,6 +32,7 @@ BUILTIN = (
     "interprim.experiments.low_layer",
     "interprim.experiments.overfitting_dynamics",
     "interprim.experiments.shared_layers",
+    "interprim.experiments.transferability",
     "interprim.experiments.selftest",
 )
 REQUIRED = ("NAME", "DESCRIPTION", "Config", "run", "figures", "summary")

@@ -1,0 +1,247 @@
+"""What the experiments of P2 share (SPEC §3.4, §5, §7; P2 §4): the task, its models, their games on the same
+samples with the same players, and the three ways of extracting interactions from them.
+
+**Task** ``mnist3`` (P2 §4, Task 3): several different architectures (``archs``; P2: ResNet-20 and
+VGG-16) trained normally to tell the digit ``positive`` (3) from the rest; each positive test image
+is explained with ``n`` of its foreground ``patch × patch`` input patches as players (drawn with
+``player_seed`` among the patches whose mean intensity stands out, SPEC §5,
+:func:`~interprim.games.foreground_patches`), baseline 0, and ``v`` = the logit of the positive
+class (the scalar output before the softmax). Every model explains the same images with the same
+patches. Only positive test images with at least ``n`` foreground patches are analysed, the first
+``samples`` of them.
+
+**Methods**, per model on the same games:
+
+- ``generalizable``: AND-OR interactions shared by the models, extracted jointly (P2 Eq. 6, SPEC
+  §3.4; :func:`~interprim.generalizable_and_or` with ``alpha``) by ``solver``: the exact LP
+  (``"lp"``, fast up to ``n = 8`` for a pair) or the certified ADMM to the gap ``tol``;
+- ``traditional-lp`` and ``traditional-admm``: each model's own sparse AND-OR interactions (P2 Eq. 4,
+  SPEC §3.3; :func:`~interprim.sparse_and_or`), solved exactly by the LP and by the certified ADMM.
+  The traditional objective often has many optimal solutions with different interactions; its
+  transferability depends on which one a solver returns, so both are reported (a control P2 lacks);
+- ``harsanyi``: AND interactions only, in closed form (no OR part, no noise).
+
+**Chance floor** (another control P2 lacks): a statistic of sharing computed between model ``a`` on
+sample ``i`` and model ``b`` on sample ``i + 1`` (:func:`mismatched`), whose player ``j`` is then a
+different patch. ``κ = (s − s_floor) / (1 − s_floor)`` is the sharing beyond chance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from ..extract import generalizable_and_or, harsanyi
+from ..games import foreground_patches, image_values
+from ..interactions import Interactions
+from ..nn import names
+from . import datasets, pipeline
+from .checks import check_counts, check_data, check_seeds
+from .models import accuracy, load_model, task_data, train_model
+
+TASKS = ("mnist3",)
+METHODS = ("generalizable", "traditional-lp", "traditional-admm", "harsanyi")
+TRADITIONAL = "traditional-lp"  # the traditional method the experiments compare with by default
+SOLVERS = ("lp", "admm")
+OTHER_SEED = 1000  # offset of the initial weights of the j-th architecture: init_seed = seed + j·OTHER_SEED
+LP_MAX_PLAYERS = 10  # the exact LP per game stays under a second up to here
+
+
+@dataclass
+class Config:
+    """Settings shared by P2's experiments (module docstring); each experiment adds its own."""
+
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    task: str = "mnist3"
+    archs: list[str] = field(default_factory=lambda: ["lenet", "mlp"])
+    positive: int = 3
+    epochs: int = 2
+    lr: float = 0.01
+    batch_size: int = 64
+    samples: int = 100
+    n: int = 8
+    patch: int = 4
+    player_seed: int = 0
+    alpha: float = 0.1
+    noise: float = 0.02
+    solver: str = "lp"
+    tol: float = 0.001
+    dataset: str = "mnist10k"
+    data_path: str = ""
+
+    def __post_init__(self) -> None:
+        check_seeds(self.seeds, OTHER_SEED, f" (the architectures' initial weights use s + j·{OTHER_SEED})")
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}.")
+        if len(self.archs) < 2 or len(set(self.archs)) != len(self.archs):
+            raise ValueError(f"archs must name at least two different architectures, got {self.archs!r}.")
+        check_data(self, arches=())
+        bad = [arch for arch in self.archs if arch not in names()]
+        if bad:
+            raise ValueError(f"archs must be zoo models ({', '.join(names())}), got {bad}.")
+        check_counts(self, ("epochs", "batch_size", "samples", "patch"))
+        if isinstance(self.n, bool) or not 2 <= self.n <= LP_MAX_PLAYERS:
+            raise ValueError(f"n must be 2 .. {LP_MAX_PLAYERS} (the exact LP solves the traditional games too), "
+                             f"got {self.n!r}.")
+        if self.solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}.")
+        if self.solver == "lp" and len(self.archs) * 3**self.n > 3**12:
+            raise ValueError(f"solver = 'lp' takes m·3**n <= 3**12 for the joint problem ({len(self.archs)} models, "
+                             f"n = {self.n}); use solver = 'admm'.")
+        if not 0 <= self.alpha <= 1:
+            raise ValueError(f"alpha must be in [0, 1], got {self.alpha!r}.")
+        if not (0 < self.tol < 1 and self.lr > 0 and self.noise >= 0):
+            raise ValueError(f"tol must be in (0, 1), lr > 0 and noise >= 0; got tol={self.tol}, lr={self.lr}, "
+                             f"noise={self.noise}.")
+        usable = len(test_samples(self.dataset, self.positive, self.n, self.patch, self.player_seed,
+                                  self.data_path or None))
+        if not 3 <= self.samples <= usable:
+            raise ValueError(f"samples must be >= 3 and at most the {usable} test images of class {self.positive} "
+                             f"with {self.n} foreground {self.patch}x{self.patch} patches, got {self.samples}.")
+
+
+def test_samples(dataset: str, positive: int, n: int, patch: int, player_seed: int,
+                 data_path: str | None = None) -> list[int]:
+    """The test images of class ``positive`` that have ``n`` foreground patches, in file order."""
+    data = datasets.load(dataset, "test", data_path)
+    out = []
+    for i in np.flatnonzero(data.labels.numpy() == positive):
+        try:
+            foreground_patches(data.images[i], patch=patch, n=n, seed=player_seed)
+        except ValueError:
+            continue
+        out.append(int(i))
+    return out
+
+
+def model_specs(config: Config, seed: int) -> dict[str, dict[str, Any]]:
+    """The :func:`~interprim.experiments.models.train_model` parameters of every architecture of ``seed``:
+    all of the training split, normal training (P2), initial weights ``seed + j·OTHER_SEED``, data order ``seed``."""
+    return {arch: dict(arch=arch, init_seed=seed + j * OTHER_SEED, data_seed=seed, epochs=config.epochs, lr=config.lr,
+                       batch_size=config.batch_size, adversarial=False, subset="all", dataset=config.dataset,
+                       positive=config.positive)
+            for j, arch in enumerate(config.archs)}
+
+
+# ---------------------------------------------------------------------------------------------
+# task functions
+# ---------------------------------------------------------------------------------------------
+
+
+def values(
+    *,
+    arch: str,
+    samples: Sequence[int],
+    n: int,
+    patch: int,
+    player_seed: int,
+    positive: int,
+    model: Mapping[str, np.ndarray],
+    dataset: str = "mnist10k",
+    device: str = "cpu",
+    data_path: str | None = None,
+) -> dict[str, np.ndarray]:
+    """``{"values": (B, 2**n)}``: the games of a binary model on the test images ``samples`` (module docstring)."""
+    data = task_data(dataset, "test", positive, data_path)
+    index = [int(i) for i in samples]
+    images = data.images[index]
+    players = [foreground_patches(image, patch=patch, n=n, seed=player_seed) for image in images]
+    net = load_model(arch, model, device=device, dataset=dataset, binary=True)
+    v = image_values(net, images, players, targets=[1] * len(index), output="logit", device=device)
+    return {"values": v.numpy()}
+
+
+def extract_joint(
+    *, alpha: float, noise: float, solver: str, tol: float, **games: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """The generalizable interactions of the games ``values0, values1, …`` (one record per model, in order),
+    stacked on a first model axis, with their certified gap (SPEC §3.4)."""
+    order = sorted(games, key=lambda name: int(name.removeprefix("values")))
+    found = generalizable_and_or([games[name]["values"] for name in order], alpha=alpha, noise=noise, solver=solver,
+                                 tol=tol)
+    out = {key: np.stack([getattr(r, key) for r in found]) for key in ("i_and", "i_or", "gamma", "noise")}
+    out["gap"] = np.asarray(found[0].meta["gap"])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the interactions of one seed
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Extracted:
+    """The games and interactions of one seed: ``values[j]`` ``(B, 2**n)`` and ``methods[method][j]`` of
+    model ``j`` (``archs[j]``); ``accuracy`` per architecture."""
+
+    archs: list[str]
+    samples: list[int]
+    values: list[np.ndarray]
+    methods: dict[str, list[Interactions]]
+    accuracy: dict[str, dict[str, float]]
+    gaps: dict[str, float]
+
+
+def extract(ctx: Any, config: Config, seed: int, methods: Sequence[str] = METHODS) -> Extracted:
+    """Train the models of ``seed``, build their games on the analysed samples, extract them by ``methods``."""
+    data_path = config.data_path or None
+    samples = test_samples(config.dataset, config.positive, config.n, config.patch, config.player_seed,
+                           data_path)[: config.samples]
+    specs = model_specs(config, seed)
+    fit = partial(train_model, device=ctx.device, data_path=data_path)
+    trained = ctx.map("train", fit, list(specs.values()))
+    games = partial(values, device=ctx.device, data_path=data_path)
+    params = [dict(arch=arch, samples=samples, n=config.n, patch=config.patch, player_seed=config.player_seed,
+                   positive=config.positive, dataset=config.dataset) for arch in specs]
+    found = ctx.map("p2-values", games, params, deps=[{"model": t} for t in trained])
+    v = [np.asarray(r.value["values"], dtype=np.float64) for r in found]
+    out: dict[str, list[Interactions]] = {}
+    gaps: dict[str, float] = {}
+    if "generalizable" in methods:
+        joint = ctx.task("extract-joint", extract_joint,
+                         dict(alpha=config.alpha, noise=config.noise, solver=config.solver, tol=config.tol),
+                         deps={f"values{j}": r for j, r in enumerate(found)}).value
+        out["generalizable"] = [Interactions(i_and=joint["i_and"][j], i_or=joint["i_or"][j], gamma=joint["gamma"][j],
+                                             noise=joint["noise"][j]) for j in range(len(v))]
+        gaps["generalizable"] = float(np.max(joint["gap"]))
+    for method, solver in (("traditional-lp", "lp"), ("traditional-admm", "admm")):
+        if method in methods:
+            params = [dict(solver=solver, tol=config.tol, noise=config.noise)] * len(v)
+            records = ctx.map("extract", pipeline.extract, params, deps=[{"values": r} for r in found])
+            out[method] = [pipeline.interactions(r.value) for r in records]
+            gaps[method] = float(max(np.max(r.value["gap"]) for r in records))
+    if "harsanyi" in methods:
+        out["harsanyi"] = [harsanyi(x) for x in v]
+    return Extracted(archs=list(specs), samples=samples, values=v, methods=out,
+                     accuracy={a: accuracy(t.value) for a, t in zip(specs, trained)}, gaps=gaps)
+
+
+def mismatched(results: Sequence[Interactions], shift: int = 1) -> list[Interactions]:
+    """The chance floor's pairing: model ``j`` on sample ``i + j·shift`` (cyclically), so that no two models
+    explain the same sample and player ``k`` of one is a different patch than player ``k`` of another."""
+    return [Interactions(i_and=np.roll(r.i_and, -j * shift, axis=0), i_or=np.roll(r.i_or, -j * shift, axis=0),
+                         gamma=np.roll(r.gamma, -j * shift, axis=0), noise=np.roll(r.noise, -j * shift, axis=0))
+            for j, r in enumerate(results)]
+
+
+def kappa(s: Any, floor: Any) -> np.ndarray:
+    """Sharing beyond chance: ``κ = (s − s_floor) / (1 − s_floor)`` (``NaN`` where the floor is 1 or undefined)."""
+    s, floor = np.asarray(s, dtype=np.float64), np.asarray(floor, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(floor < 1, (s - floor) / (1 - floor), np.nan)
+
+
+def spread(x: Any, axis: int = -1) -> dict[str, Any]:
+    """Mean, sd and count of the finite values of ``x`` along ``axis`` (lists, for JSON)."""
+    x = np.asarray(x, dtype=np.float64)
+    ok = np.isfinite(x)
+    count = ok.sum(axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(ok, x, 0).sum(axis) / count
+        var = np.where(ok, (x - np.expand_dims(mean, axis)) ** 2, 0).sum(axis) / (count - 1)
+    return {"mean": np.where(count > 0, mean, np.nan).tolist(), "sd": np.sqrt(np.where(count > 1, var, np.nan)).tolist(),
+            "n": count.tolist()}
