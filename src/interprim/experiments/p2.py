@@ -176,11 +176,13 @@ def extract_joint(
 @dataclass
 class Extracted:
     """The games and interactions of one seed: ``values[j]`` ``(B, 2**n)`` and ``methods[method][j]`` of
-    model ``j`` (``archs[j]``); ``accuracy`` per architecture."""
+    model ``j`` (``archs[j]``); ``records[j]``, the finished task of ``values[j]`` (a dependency for further
+    extractions); ``accuracy`` per architecture; ``gaps``, the largest certified relative gap per method."""
 
     archs: list[str]
     samples: list[int]
     values: list[np.ndarray]
+    records: list[Any]
     methods: dict[str, list[Interactions]]
     accuracy: dict[str, dict[str, float]]
     gaps: dict[str, float]
@@ -216,7 +218,7 @@ def extract(ctx: Any, config: Config, seed: int, methods: Sequence[str] = METHOD
             gaps[method] = float(max(np.max(r.value["gap"]) for r in records))
     if "harsanyi" in methods:
         out["harsanyi"] = [harsanyi(x) for x in v]
-    return Extracted(archs=list(specs), samples=samples, values=v, methods=out,
+    return Extracted(archs=list(specs), samples=samples, values=v, records=list(found), methods=out,
                      accuracy={a: accuracy(t.value) for a, t in zip(specs, trained)}, gaps=gaps)
 
 

@@ -33,6 +33,10 @@ BUILTIN = (
     "interprim.experiments.overfitting_dynamics",
     "interprim.experiments.shared_layers",
     "interprim.experiments.transferability",
+    "interprim.experiments.sparsity",
+    "interprim.experiments.shared_by_order",
+    "interprim.experiments.matching",
+    "interprim.experiments.alpha",
     "interprim.experiments.selftest",
 )
 REQUIRED = ("NAME", "DESCRIPTION", "Config", "run", "figures", "summary")
