@@ -37,6 +37,7 @@ BUILTIN = (
     "interprim.experiments.shared_by_order",
     "interprim.experiments.matching",
     "interprim.experiments.alpha",
+    "interprim.experiments.init_diversity",
     "interprim.experiments.selftest",
 )
 REQUIRED = ("NAME", "DESCRIPTION", "Config", "run", "figures", "summary")
