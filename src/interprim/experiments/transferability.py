@@ -69,7 +69,7 @@ def seed_statistics(found: p2.Extracted, ks: list[int]) -> dict[str, Any]:
             same, floor = p2.spread(c[t]["same"]), p2.spread(c[t]["floor"])
             kappa = p2.kappa(same["mean"], floor["mean"])
             out[method][t] = {"s": same, "floor": floor, "kappa": kappa.tolist()}
-            means[method][t] = np.nanmean(c[t]["same"], axis=-1)  # (len(ks), m)
+            means[method][t] = np.asarray(same["mean"], dtype=np.float64)  # (len(ks), m), NaN where undefined
     for method in found.methods:
         if method.startswith("traditional") and "generalizable" in found.methods:
             out[f"generalizable-minus-{method}"] = {
