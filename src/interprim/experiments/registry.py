@@ -38,6 +38,7 @@ BUILTIN = (
     "interprim.experiments.matching",
     "interprim.experiments.alpha",
     "interprim.experiments.init_diversity",
+    "interprim.experiments.primitives",
     "interprim.experiments.selftest",
 )
 REQUIRED = ("NAME", "DESCRIPTION", "Config", "run", "figures", "summary")
