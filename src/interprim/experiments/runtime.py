@@ -91,7 +91,8 @@ class Config(p2.Config):
         super().__post_init__()
         if not isinstance(self.solvers, list) or not self.solvers or any(s not in SOLVERS for s in self.solvers) \
                 or len(set(self.solvers)) != len(self.solvers):
-            raise ValueError(f"solvers must be a non-empty list of distinct solvers of {SOLVERS}, got {self.solvers!r}.")
+            raise ValueError(f"solvers must be a non-empty list of distinct solvers of {SOLVERS}, "
+                             f"got {self.solvers!r}.")
         if REFERENCE not in self.solvers:
             raise ValueError(f"solvers must include {REFERENCE!r}, the certified optimum every gap is measured "
                              f"against, got {self.solvers!r}.")
@@ -263,7 +264,7 @@ def over_seeds(per_seed: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
         assert all((r["method"], r["model"], r["solver"]) == (first["method"], first["model"], first["solver"])
                    for r in rows)
 
-        def over(get: Any) -> dict[str, Any]:
+        def over(get: Any, rows: list[dict[str, Any]] = rows) -> dict[str, Any]:
             return p2.spread(np.array([get(r) for r in rows], dtype=np.float64), axis=0)
 
         out.append(dict(
@@ -389,7 +390,7 @@ def summary(results: dict[str, Any]) -> str:
             f"{a} {np.mean([s['accuracy'][a]['test'] for s in results['seeds']]):.3f}" for a in archs) + ".",
         "", "## seconds per sample and objective gap to the LP", "",
         "| method | model | solver | samples | s / sample | speed-up over sgd | gap (mean) | gap (max) | "
-        + " | ".join(f"≤ {100 * float(w):g} %" for w in (f"{x:g}" for x in WITHIN)) + " | certified gap |",
+        + " | ".join(f"≤ {100 * w:g} %" for w in WITHIN) + " | certified gap |",
         "|---|---|---|--:|--:|--:|--:|--:|" + "--:|" * len(WITHIN) + "--:|",
     ]
     for row in rows:
@@ -413,7 +414,7 @@ def summary(results: dict[str, Any]) -> str:
         lines.append(f"| {seed['seed']} | " + " | ".join(
             f"{r['seconds_per_sample']:.3g} ({_pct(r['gap']['mean'])}, {_pct(r['gap']['max'])})"
             for r in seed["rows"]) + " |")
-    lines += ["", "## P2 Table 1 (published procedure; seconds per sample for a pair of models, presumably with the "
-                  "model inference)", "", "| task | s / sample |", "|---|--:|"]
+    lines += ["", ("## P2 Table 1 (published procedure; seconds per sample for a pair of models, presumably with "
+                   "the model inference)"), "", "| task | s / sample |", "|---|--:|"]
     lines += [f"| {task} | {seconds:g} |" for task, seconds in results["published"].items()]
     return "\n".join(lines) + "\n"
