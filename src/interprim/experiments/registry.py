@@ -39,6 +39,7 @@ BUILTIN = (
     "interprim.experiments.alpha",
     "interprim.experiments.init_diversity",
     "interprim.experiments.primitives",
+    "interprim.experiments.runtime",
     "interprim.experiments.selftest",
 )
 REQUIRED = ("NAME", "DESCRIPTION", "Config", "run", "figures", "summary")
