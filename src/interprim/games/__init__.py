@@ -12,10 +12,11 @@ from .image import ImageGame, foreground_values
 from .outputs import log_odds, select, target_logit
 from .players import central_grid_players, foreground_patches, patch_grid
 from .tabular import TabularGame
-from .text import ENGLISH_STOP_WORDS, TextGame
+from .text import DEFAULT_TEXT_PLAYERS, ENGLISH_STOP_WORDS, TextGame, content_words
 
 __all__ = [
     "DEFAULT_MEMORY_BUDGET",
+    "DEFAULT_TEXT_PLAYERS",
     "ENGLISH_STOP_WORDS",
     "MAX_PLAYERS",
     "BaseGame",
@@ -25,6 +26,7 @@ __all__ = [
     "TabularGame",
     "TextGame",
     "central_grid_players",
+    "content_words",
     "foreground_patches",
     "foreground_values",
     "image_values",

@@ -27,8 +27,10 @@ from .image import ImagePath, check_baseline
 from .outputs import check_target, predicted_class, resolve_output
 from .players import check_players
 from .text import (
+    DEFAULT_TEXT_PLAYERS,
     SentencePlayers,
     TextPath,
+    check_player_count,
     check_tokenizer,
     sentence_players,
     stop_word_set,
@@ -197,11 +199,36 @@ def _pad(rows: list[torch.Tensor], length: int, fill: int) -> torch.Tensor:
     return out
 
 
+def _players_per_sentence(players: Any, count: int) -> list[Any]:
+    """``players`` of :func:`text_values` as one entry per sentence: ``None``, one list shared by
+    every sentence, or a list of ``count`` lists (one per sentence)."""
+    if players is None:
+        return [None] * count
+    if isinstance(players, (np.ndarray, torch.Tensor)):
+        players = players.tolist()
+    if isinstance(players, (str, bytes)) or not isinstance(players, Sequence):
+        raise ValueError(
+            f"players must be a list of words or word indices (shared by every sentence), or a list of such "
+            f"lists (one per sentence), got {players!r}."
+        )
+    nested = [isinstance(p, (Sequence, np.ndarray, torch.Tensor)) and not isinstance(p, (str, bytes)) for p in players]
+    if not players or not any(nested):
+        return [players] * count
+    if not all(nested):
+        raise ValueError(
+            "players mixes lists and single words/indices; give one list shared by every sentence or one "
+            "list per sentence."
+        )
+    if len(players) != count:
+        raise ValueError(f"players holds {len(players)} lists but there are {count} sentences; give one per sentence.")
+    return list(players)
+
+
 def text_values(
     model: torch.nn.Module,
     tokenizer: Any,
     sentences: Sequence[str],
-    n: int = 10,
+    n: int | None = None,
     seed: int = 0,
     baseline: Any = "mean",
     targets: Any = None,
@@ -212,29 +239,39 @@ def text_values(
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     batch_size: int | None = None,
     progress: bool = False,
+    players: Any = None,
 ) -> tuple[torch.Tensor, list[list[str]]]:
     """The value vectors of the text games of ``B`` sentences for one model: ``(values, words)``.
 
     ``values`` is float64 CPU ``(B, 2**n)``, row ``b`` equal to ``TextGame(model, tokenizer,
-    sentences[b], n, seed, baseline, targets[b], output, layer, stop_words).values()`` (up to the
-    rounding of a different batch composition); ``words[b]`` are that game's players, ``n`` words
-    of sentence ``b`` in sentence order.
+    sentences[b], n, seed, baseline, targets[b], output, layer, stop_words, players=players_b).values()``
+    (up to the rounding of a different batch composition); ``words[b]`` are that game's players,
+    the ``n`` words of sentence ``b`` in player order (sentence order when sampled, the given order
+    with ``players``): ``values[b, S]`` keeps the words ``words[b][i]`` for the bits ``i`` of ``S``.
 
     Args:
         model, tokenizer, n, seed, baseline, output, layer, stop_words, device: as for
-            :class:`~interprim.games.TextGame`; every sentence must have at least ``n`` words with
-            meaning (``ValueError`` lists those that do not). With ``layer=k`` the embeddings and
-            the first ``k`` blocks run once per sentence.
+            :class:`~interprim.games.TextGame` (a sequence classifier or a causal LM, explained
+            at the next token of each sentence's last real position); without ``players`` every
+            sentence must have at least ``n`` (default 10) words with meaning (``ValueError``
+            lists those that do not). With ``layer=k`` the embeddings and the first ``k`` blocks
+            run once per sentence.
         sentences: the texts.
-        targets: one class per sentence, or ``None`` for each sentence's predicted class.
+        targets: one class (or next-token id, for a causal LM) per sentence, or ``None`` for
+            each sentence's prediction on the unmasked text.
         memory_budget: bytes of masked vectors per forward pass, counted at the longest sentence's
-            length (on a CPU at most 4 MiB, as for a game); ``batch_size`` fixes the number of
-            masked sentences per pass instead.
+            length (plus a row of next-token logits for a causal LM; on a CPU at most 4 MiB, as
+            for a game); ``batch_size`` fixes the number of masked sentences per pass instead.
         progress: show a bar over the masked evaluations.
+        players: explicit players (see :class:`~interprim.games.TextGame`): one list of words or
+            indices into :func:`~interprim.games.content_words` used for every sentence, or one
+            list per sentence (``B`` lists, all of the same length ``n``; ``n`` must then be
+            ``None`` or that length). Errors name the sentence's index.
 
     Sentences of different lengths share a forward pass padded on the right with an attention
     mask of 0 (sentences are processed in order of length, so a pass pads little); padding does
-    not change a transformer's output on the real tokens.
+    not change a transformer's output on the real tokens, and a causal LM's next token is read
+    at each row's last real position.
     """
     if not isinstance(model, torch.nn.Module) or not hasattr(model, "get_input_embeddings"):
         raise TypeError(
@@ -244,21 +281,37 @@ def text_values(
     check_tokenizer(tokenizer)
     if isinstance(sentences, str) or not isinstance(sentences, Sequence) or len(sentences) == 0:
         raise ValueError(f"sentences must be a non-empty sequence of strings, got {type(sentences).__name__}.")
-    n = check_n_players(n, "n")
     stops = stop_word_set(stop_words)
-    found: list[SentencePlayers] = [sentence_players(tokenizer, text, n, seed, stops) for text in sentences]
-    short = [b for b, players in enumerate(found) if len(players.words) < n]
-    if short:
-        raise ValueError(
-            f"sentences {short[:10]}{' …' if len(short) > 10 else ''} have fewer than n={n} words with meaning; "
-            f"drop them or lower n."
-        )
+    per_sentence = _players_per_sentence(players, len(sentences))
+    sampled = check_n_players(DEFAULT_TEXT_PLAYERS if n is None else n, "n") if players is None else 0
+    found: list[SentencePlayers] = []
+    for b, text in enumerate(sentences):
+        try:
+            found.append(sentence_players(tokenizer, text, sampled, seed, stops, per_sentence[b]))
+        except ValueError as e:
+            raise ValueError(f"sentences[{b}]: {e}") from None
+    if players is None:
+        n = sampled
+        short = [b for b, found_b in enumerate(found) if len(found_b.words) < n]
+        if short:
+            raise ValueError(
+                f"sentences {short[:10]}{' …' if len(short) > 10 else ''} have fewer than n={n} words with "
+                f"meaning; drop them or lower n."
+            )
+    else:
+        counts = [len(found_b.words) for found_b in found]
+        if len(set(counts)) > 1:
+            raise ValueError(
+                f"players must give every sentence the same number of players (values are (B, 2**n)); got "
+                f"{counts[:20]}{' …' if len(counts) > 20 else ''} per sentence."
+            )
+        n = check_player_count(n, counts[0])
     budget, batch_size = _check_budget(memory_budget), check_batch_size(batch_size)
     output = resolve_output(output)
     path = TextPath(model, layer)
     device = model_device(model, device)
     count = len(found)
-    lengths = [players.inputs["input_ids"].shape[1] for players in found]
+    lengths = [found_b.inputs["input_ids"].shape[1] for found_b in found]
     order = sorted(range(count), key=lengths.__getitem__)
     keys = ["attention_mask"] if path.layer is not None else [k for k in found[0].inputs if k != "input_ids"]
     pad_id = getattr(tokenizer, "pad_token_id", None) or 0
@@ -274,21 +327,23 @@ def text_values(
                 key: _pad([found[b].inputs[key] for b in part], length, pad_id if key == "input_ids" else 0).to(device)
                 for key in found[0].inputs
             }
-            vectors, raw = path.low(inputs)
+            vectors, scores = path.low(inputs)
             for j, b in enumerate(part):
                 features[b] = vectors[j, : lengths[b]].detach()
-            for j, row in enumerate(as_logits(raw)):
+            for j, row in enumerate(as_logits(scores)):
                 logits[part[j]] = row
         targets = _targets(targets, torch.stack(logits))
         total, width, dtype = 2**n, features[0].shape[1], features[0].dtype
-        shared = path.layer is None or not isinstance(baseline, str) or baseline != "mean"
-        first = text_baseline(baseline, path, features[0], found[0].word_tokens, tokenizer) if shared else None
+        own = isinstance(baseline, str) and (
+            baseline == "players_mean" or (baseline == "mean" and path.layer is not None)
+        )
+        first = None if own else text_baseline(baseline, path, features[0], found[0].word_tokens, tokenizer)
         baselines = [
-            first if shared else text_baseline(baseline, path, features[b], found[b].word_tokens, tokenizer)
+            text_baseline(baseline, path, features[b], found[b].word_tokens, tokenizer) if own else first
             for b in range(count)
         ]
         members = [word_membership(found[b].word_tokens, lengths[b], dtype).to(device) for b in range(count)]
-        row_bytes = max(lengths) * width * features[0].element_size()
+        row_bytes = (max(lengths) * width + (logits[0].numel() if path.next_token else 0)) * features[0].element_size()
         rows = min(batch_size or batch_rows(budget, row_bytes, device), count * total)
         values = torch.empty(count, total, dtype=torch.float64)
         bar = tqdm(total=count * total, desc=f"text_values (B={count}, n={n})", unit="eval", disable=not progress)
@@ -308,4 +363,4 @@ def text_values(
             _write_values(values, batch, order, path.high(vectors, inputs), output, targets)
             bar.update(size)
         bar.close()
-    return values, [players.words for players in found]
+    return values, [found_b.words for found_b in found]
