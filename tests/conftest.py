@@ -1,4 +1,5 @@
-"""Fixtures shared by the solver tests: value vectors of real games from small CNNs on MNIST."""
+"""Fixtures shared by the tests: one torch thread, value vectors of real games from small CNNs on MNIST, and a
+small synthetic SST-2 folder for the text experiments."""
 
 import os
 from pathlib import Path
@@ -48,3 +49,34 @@ def mnist_games():
     finally:
         torch.set_num_threads(threads)
     return values.numpy()
+
+
+SST2_GOOD = "good great lovely superb charming moving fresh funny wonderful brilliant".split()
+SST2_BAD = "bad awful dull boring tedious flat stale clumsy lifeless weak".split()
+SST2_NOUNS = "movie film plot acting story cast script music ending direction".split()
+
+
+def _sst2_rows(rng, count):
+    rows = []
+    for _ in range(count):
+        label = int(rng.integers(2))
+        words = list(rng.choice(SST2_GOOD if label else SST2_BAD, size=2))
+        words += list(rng.choice(SST2_NOUNS, size=int(rng.integers(1, 4))))
+        rng.shuffle(words)
+        rows.append((label, "the " + " and ".join(words) + " ."))
+    return rows
+
+
+@pytest.fixture(scope="session")
+def sst2(tmp_path_factory):
+    """A folder in SST-2's format whose labels follow the sentiment words: train.tsv (``sentence``, ``label``,
+    400 rows) and test.tsv (``label``, ``content``, 40 rows plus two without 3 words with meaning, rows 40-41)."""
+    import numpy as np
+
+    folder = tmp_path_factory.mktemp("sst2")
+    rng = np.random.default_rng(0)
+    train = _sst2_rows(rng, 400)
+    (folder / "train.tsv").write_text("sentence\tlabel\n" + "".join(f"{s}\t{y}\n" for y, s in train))
+    test = _sst2_rows(rng, 40) + [(1, "the film ."), (0, "and the .")]
+    (folder / "test.tsv").write_text("label\tcontent\n" + "".join(f"{y}\t{s}\n" for y, s in test))
+    return str(folder)

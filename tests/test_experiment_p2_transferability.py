@@ -146,7 +146,7 @@ def test_runner_writes_a_run_that_resumes(tmp_path):
 def test_bad_configs_raise_clear_errors():
     with pytest.raises(ValueError, match="at least two different architectures"):
         tr.Config(archs=["lenet"])
-    with pytest.raises(ValueError, match="archs must be zoo models"):
+    with pytest.raises(ValueError, match="archs must be among vgg11.* for task .mnist3."):
         tr.Config(archs=["lenet", "bert"])
     with pytest.raises(ValueError, match="alpha must be in"):
         tr.Config(alpha=1.5)
@@ -160,5 +160,38 @@ def test_bad_configs_raise_clear_errors():
         tr.Config(task="imagenet")
     with pytest.raises(ValueError, match="test images of class 3"):
         tr.Config(samples=5000)
-    with pytest.raises(ValueError, match="runs on images only"):
+    with pytest.raises(ValueError, match="task .mnist3. needs dataset = mnist10k or cifar10"):
         tr.Config(dataset="sst2", data_path="/nonexistent")
+
+
+def test_sst2_task_explains_the_same_words_with_two_bert_sizes(tmp_path, sst2):
+    """Task sst2: BERT-Tiny and BERT-Mini trained from scratch explain the same sentences with the same words;
+    the stored games equal TextGames built one sentence at a time with those words as explicit players."""
+    pytest.importorskip("transformers")
+    from interprim.experiments import datasets
+    from interprim.games import TextGame, content_words
+
+    config = tr.Config(seeds=[0], task="sst2", dataset="sst2", data_path=sst2, archs=["bert-tiny", "bert-mini"],
+                       optimizer="adamw", lr=1e-3, epochs=1, batch_size=16, samples=5, n=3, ks=[1, 2, 5])
+    ctx = Context(tmp_path, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = tr.run(config, ctx)
+    test = datasets.load("sst2", "test", sst2)
+    assert results["samples"] == [int(i) for i in datasets.eligible("sst2", "test", 3, sst2)[:5]]
+    found = p2.extract(ctx, config, 0)
+    for arch, spec, values in zip(found.archs, p2.model_specs(config, 0).values(), found.values):
+        model = load_model(arch, ctx.store.get(("tasks", "train", task_key("train", spec)))[0], dataset="sst2")
+        for row, i in zip(values, results["samples"]):
+            drawn = TextGame(model, datasets.tokenizer(sst2), test.sentences[i], n=3, seed=0)
+            assert drawn.words == [content_words(test.sentences[i])[k] for k in drawn.word_indices]
+            game = TextGame(model, datasets.tokenizer(sst2), test.sentences[i], players=list(drawn.word_indices),
+                            target=int(test.labels[i]))
+            np.testing.assert_allclose(row, game.values(), rtol=0, atol=1e-5)
+    assert set(results["over_seeds"]) >= set(p2.METHODS)
+    assert "test sentences, n = 3 words with meaning" in tr.summary(json.loads(json.dumps(results, default=float)))
+    with pytest.raises(ValueError, match="task 'sst2' needs dataset = sst2"):
+        tr.Config(task="sst2")
+    with pytest.raises(ValueError, match="archs must be among bert-tiny, bert-mini"):
+        tr.Config(task="sst2", dataset="sst2", data_path=sst2, archs=["lenet", "bert-tiny"], optimizer="adamw",
+                  samples=5, n=3, ks=[1])

@@ -18,33 +18,6 @@ from interprim.experiments.models import load_model  # noqa: E402
 from interprim.experiments.tasks import Context, task_key  # noqa: E402
 from interprim.games import TextGame  # noqa: E402
 
-GOOD = "good great lovely superb charming moving fresh funny wonderful brilliant".split()
-BAD = "bad awful dull boring tedious flat stale clumsy lifeless weak".split()
-NOUNS = "movie film plot acting story cast script music ending direction".split()
-
-
-def _sentences(rng, count):
-    rows = []
-    for _ in range(count):
-        label = int(rng.integers(2))
-        words = list(rng.choice(GOOD if label else BAD, size=2)) + list(rng.choice(NOUNS, size=int(rng.integers(1, 4))))
-        rng.shuffle(words)
-        rows.append((label, "the " + " and ".join(words) + " ."))
-    return rows
-
-
-@pytest.fixture(scope="module")
-def sst2(tmp_path_factory):
-    """A folder in SST-2's format: train.tsv (``sentence``, ``label``) and test.tsv (``label``, ``content``)."""
-    folder = tmp_path_factory.mktemp("sst2")
-    rng = np.random.default_rng(0)
-    train = _sentences(rng, 400)
-    (folder / "train.tsv").write_text("sentence\tlabel\n" + "".join(f"{s}\t{y}\n" for y, s in train))
-    test = _sentences(rng, 40) + [(1, "the film ."), (0, "and the .")]  # two without 3 words with meaning
-    (folder / "test.tsv").write_text("label\tcontent\n" + "".join(f"{y}\t{s}\n" for y, s in test))
-    return str(folder)
-
-
 def micro(sst2):
     return dict(seeds=[0], arch="bert-tiny", dataset="sst2", data_path=sst2, adversarial=False, optimizer="adamw",
                 lr=1e-3, batch_size=16, donor_epochs=1, donor_subset="first:200", subset_size=100, subset_epochs=1,

@@ -210,8 +210,7 @@ def summary(results: dict[str, Any]) -> str:
     config, k = results["config"], results["ks"].index(results["k_plot"])
     gen, ref = over["generalizable"], over[REFERENCE]
     lines = [
-        (f"Task {config['task']}: {', '.join(archs)} on {len(results['samples'])} test images of class "
-         f"{config['positive']}, n = {config['n']} foreground patches; seeds {[s['seed'] for s in results['seeds']]}; "
+        (f"{p2.describe(config, archs, len(results['samples']))}; seeds {[s['seed'] for s in results['seeds']]}; "
          f"joint extraction (P2 Eq. 6) by {config['solver']} for α in {alphas}; mean ± sd over seeds of the mean over "
          f"samples. L1: Σ_T |I_and(T)| + |I_or(T)| per model; salient: SPEC τ per model; s at k = {results['k_plot']} "
          f"(floor: between different samples; κ = (s − floor)/(1 − floor))."),

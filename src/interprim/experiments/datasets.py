@@ -31,7 +31,7 @@ IMAGES = {"mnist10k": (1, 28), "cifar10": (3, 32)}  # channels, side
 TEXT = ("sst2",)
 DATASETS = (*IMAGES, *TEXT)
 SPLITS = ("train", "test")
-TEXT_ARCHES = ("bert-tiny",)
+TEXT_ARCHES = ("bert-tiny", "bert-mini")  # interprim.nn.bert_tiny of size "tiny" / "mini"
 MAX_LENGTH = 64  # tokens kept of a training sentence ([CLS] and [SEP] included)
 
 

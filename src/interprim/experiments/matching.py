@@ -200,8 +200,7 @@ def summary(results: dict[str, Any]) -> str:
     worst = max((x for m in methods for x in over[m]["all"]["v+q"]["max"]["worst"]
                  if x is not None and np.isfinite(x)), default=float("nan"))
     lines = [
-        (f"Task {config['task']}: {', '.join(archs)} on {len(results['samples'])} test images of class "
-         f"{config['positive']}, n = {config['n']} foreground patches (all {2 ** config['n']} masked states); "
+        (f"{p2.describe(config, archs, len(results['samples']))} (all {2 ** config['n']} masked states); "
          f"seeds {seeds}. Errors are relative to |v(N) − v(∅)| of the sample: the max and the mean over the masked "
          f"states, mean ± sd over seeds of the mean over samples. 'v+q': against the output with the learned noise "
          f"(noise bound {config['noise']}); 'v': against the network output itself."),

@@ -140,7 +140,8 @@ def build_model(
     if datasets.is_text(dataset):
         if arch not in datasets.TEXT_ARCHES:
             raise ValueError(f"dataset {dataset!r} takes arch in {datasets.TEXT_ARCHES}, got {arch!r}.")
-        return bert_tiny(num_labels=2, vocab_size=vocab_size or 30522, seed=seed, device=device)
+        return bert_tiny(num_labels=2, vocab_size=vocab_size or 30522, seed=seed, device=device,
+                         size=arch.removeprefix("bert-"))
     if dataset not in datasets.IMAGES:
         raise ValueError(f"dataset must be one of {datasets.DATASETS}, got {dataset!r}.")
     channels, side = datasets.IMAGES[dataset]

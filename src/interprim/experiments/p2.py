@@ -10,6 +10,15 @@ class (the scalar output before the softmax). Every model explains the same imag
 patches. Only positive test images with at least ``n`` foreground patches are analysed, the first
 ``samples`` of them.
 
+**Task** ``sst2`` (P2 §4, Task 1, at a size that trains here): several BERT architectures
+(``archs`` among ``bert-tiny`` and ``bert-mini``, :func:`~interprim.nn.bert_tiny`) trained from
+scratch on SST-2 (``data_path``; ``train_subset`` of its training sentences, AdamW with
+``optimizer = "adamw"``) explain the same test sentences with the same ``n`` words with meaning as
+players (drawn with ``player_seed`` among :func:`~interprim.games.content_words`, so every model
+gets the same words whatever its tokenizer), masked at the word embeddings by the mean vector, and
+``v`` = the log-odds of the true label. Only test sentences with at least ``n`` such words are
+analysed, the first ``samples`` of them.
+
 **Methods**, per model on the same games:
 
 - ``generalizable``: AND-OR interactions shared by the models, extracted jointly (P2 Eq. 6, SPEC
@@ -36,14 +45,14 @@ from typing import Any
 import numpy as np
 
 from ..extract import generalizable_and_or, harsanyi
-from ..games import foreground_patches, image_values
+from ..games import foreground_patches, image_values, text_values
 from ..interactions import Interactions
 from ..nn import names
 from . import datasets, pipeline
 from .checks import check_counts, check_data, check_seeds
-from .models import accuracy, load_model, task_data, train_model
+from .models import accuracy, load_model, subset_indices, task_data, train_model
 
-TASKS = ("mnist3",)
+TASKS = ("mnist3", "sst2")
 METHODS = ("generalizable", "traditional-lp", "traditional-admm", "harsanyi")
 TRADITIONAL = "traditional-lp"  # the traditional method the experiments compare with by default
 SOLVERS = ("lp", "admm")
@@ -70,6 +79,8 @@ class Config:
     noise: float = 0.02
     solver: str = "lp"
     tol: float = 0.001
+    optimizer: str = "sgd"
+    train_subset: str = "all"
     dataset: str = "mnist10k"
     data_path: str = ""
 
@@ -79,10 +90,16 @@ class Config:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}.")
         if len(self.archs) < 2 or len(set(self.archs)) != len(self.archs):
             raise ValueError(f"archs must name at least two different architectures, got {self.archs!r}.")
-        check_data(self, arches=())
-        bad = [arch for arch in self.archs if arch not in names()]
+        text = self.task == "sst2"
+        if text != datasets.is_text(self.dataset):
+            raise ValueError(f"task {self.task!r} needs dataset = {'sst2' if text else 'mnist10k or cifar10'}, "
+                             f"got {self.dataset!r}.")
+        check_data(self, text=text, arches=())
+        allowed = datasets.TEXT_ARCHES if text else names()
+        bad = [arch for arch in self.archs if arch not in allowed]
         if bad:
-            raise ValueError(f"archs must be zoo models ({', '.join(names())}), got {bad}.")
+            raise ValueError(f"archs must be among {', '.join(allowed)} for task {self.task!r}, got {bad}.")
+        subset_indices(self.train_subset, datasets.size(self.dataset, "train", self.data_path or None), 1)
         check_counts(self, ("epochs", "batch_size", "samples", "patch"))
         if isinstance(self.n, bool) or not 2 <= self.n <= LP_MAX_PLAYERS:
             raise ValueError(f"n must be 2 .. {LP_MAX_PLAYERS} (the exact LP solves the traditional games too), "
@@ -97,11 +114,11 @@ class Config:
         if not (0 < self.tol < 1 and self.lr > 0 and self.noise >= 0):
             raise ValueError(f"tol must be in (0, 1), lr > 0 and noise >= 0; got tol={self.tol}, lr={self.lr}, "
                              f"noise={self.noise}.")
-        usable = len(test_samples(self.dataset, self.positive, self.n, self.patch, self.player_seed,
-                                  self.data_path or None))
+        usable = len(analysed_samples(self, check=False))
         if not 3 <= self.samples <= usable:
-            raise ValueError(f"samples must be >= 3 and at most the {usable} test images of class {self.positive} "
-                             f"with {self.n} foreground {self.patch}x{self.patch} patches, got {self.samples}.")
+            what = (f"sentences with {self.n} words with meaning" if text else
+                    f"images of class {self.positive} with {self.n} foreground {self.patch}x{self.patch} patches")
+            raise ValueError(f"samples must be >= 3 and at most the {usable} test {what}, got {self.samples}.")
 
 
 def test_samples(dataset: str, positive: int, n: int, patch: int, player_seed: int,
@@ -118,13 +135,27 @@ def test_samples(dataset: str, positive: int, n: int, patch: int, player_seed: i
     return out
 
 
+def analysed_samples(config: Config, check: bool = True) -> list[int]:
+    """The analysed test samples (module docstring): the first ``samples`` (all with ``check=False``)."""
+    data_path = config.data_path or None
+    if config.task == "sst2":
+        usable = [int(i) for i in datasets.eligible(config.dataset, "test", config.n, data_path)]
+    else:
+        usable = test_samples(config.dataset, config.positive, config.n, config.patch, config.player_seed, data_path)
+    return usable[: config.samples] if check else usable
+
+
 def model_specs(config: Config, seed: int) -> dict[str, dict[str, Any]]:
     """The :func:`~interprim.experiments.models.train_model` parameters of every architecture of ``seed``:
-    all of the training split, normal training (P2), initial weights ``seed + j·OTHER_SEED``, data order ``seed``."""
-    return {arch: dict(arch=arch, init_seed=seed + j * OTHER_SEED, data_seed=seed, epochs=config.epochs, lr=config.lr,
-                       batch_size=config.batch_size, adversarial=False, subset="all", dataset=config.dataset,
-                       positive=config.positive)
-            for j, arch in enumerate(config.archs)}
+    normal training (P2), initial weights ``seed + j·OTHER_SEED``, data order ``seed``; MNIST-3 on all of
+    the training split, SST-2 on ``train_subset`` with ``optimizer``."""
+    common = dict(data_seed=seed, epochs=config.epochs, lr=config.lr, batch_size=config.batch_size, adversarial=False,
+                  dataset=config.dataset)
+    if config.task == "sst2":
+        common |= dict(subset=config.train_subset, optimizer=config.optimizer)
+    else:
+        common |= dict(subset="all", positive=config.positive)
+    return {arch: dict(arch=arch, init_seed=seed + j * OTHER_SEED, **common) for j, arch in enumerate(config.archs)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,6 +183,26 @@ def values(
     players = [foreground_patches(image, patch=patch, n=n, seed=player_seed) for image in images]
     net = load_model(arch, model, device=device, dataset=dataset, binary=True)
     v = image_values(net, images, players, targets=[1] * len(index), output="logit", device=device)
+    return {"values": v.numpy()}
+
+
+def sentence_values(
+    *,
+    arch: str,
+    samples: Sequence[int],
+    n: int,
+    player_seed: int,
+    model: Mapping[str, np.ndarray],
+    dataset: str = "sst2",
+    device: str = "cpu",
+    data_path: str | None = None,
+) -> dict[str, np.ndarray]:
+    """``{"values": (B, 2**n)}``: the games of a text model on the test sentences ``samples`` (module docstring)."""
+    data = datasets.load(dataset, "test", data_path)
+    index = [int(i) for i in samples]
+    net = load_model(arch, model, device=device, dataset=dataset)
+    v, _ = text_values(net, datasets.tokenizer(data_path), [data.sentences[i] for i in index], n, seed=player_seed,
+                       targets=data.labels[index], device=device)
     return {"values": v.numpy()}
 
 
@@ -191,14 +242,18 @@ class Extracted:
 def extract(ctx: Any, config: Config, seed: int, methods: Sequence[str] = METHODS) -> Extracted:
     """Train the models of ``seed``, build their games on the analysed samples, extract them by ``methods``."""
     data_path = config.data_path or None
-    samples = test_samples(config.dataset, config.positive, config.n, config.patch, config.player_seed,
-                           data_path)[: config.samples]
+    samples = analysed_samples(config)
     specs = model_specs(config, seed)
     fit = partial(train_model, device=ctx.device, data_path=data_path)
     trained = ctx.map("train", fit, list(specs.values()))
-    games = partial(values, device=ctx.device, data_path=data_path)
-    params = [dict(arch=arch, samples=samples, n=config.n, patch=config.patch, player_seed=config.player_seed,
-                   positive=config.positive, dataset=config.dataset) for arch in specs]
+    if config.task == "sst2":
+        games = partial(sentence_values, device=ctx.device, data_path=data_path)
+        params = [dict(arch=arch, samples=samples, n=config.n, player_seed=config.player_seed, dataset=config.dataset)
+                  for arch in specs]
+    else:
+        games = partial(values, device=ctx.device, data_path=data_path)
+        params = [dict(arch=arch, samples=samples, n=config.n, patch=config.patch, player_seed=config.player_seed,
+                       positive=config.positive, dataset=config.dataset) for arch in specs]
     found = ctx.map("p2-values", games, params, deps=[{"model": t} for t in trained])
     v = [np.asarray(r.value["values"], dtype=np.float64) for r in found]
     out: dict[str, list[Interactions]] = {}
@@ -220,6 +275,15 @@ def extract(ctx: Any, config: Config, seed: int, methods: Sequence[str] = METHOD
         out["harsanyi"] = [harsanyi(x) for x in v]
     return Extracted(archs=list(specs), samples=samples, values=v, records=list(found), methods=out,
                      accuracy={a: accuracy(t.value) for a, t in zip(specs, trained)}, gaps=gaps)
+
+
+def describe(config: Mapping[str, Any], archs: Sequence[str], count: int) -> str:
+    """One line for the summaries: the task, its models, the analysed samples and the players."""
+    if config["task"] == "sst2":
+        what = f"{count} test sentences, n = {config['n']} words with meaning"
+    else:
+        what = f"{count} test images of class {config['positive']}, n = {config['n']} foreground patches"
+    return f"Task {config['task']}: {', '.join(archs)} on {what}"
 
 
 def mismatched(results: Sequence[Interactions], shift: int = 1) -> list[Interactions]:

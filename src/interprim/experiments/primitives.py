@@ -65,6 +65,9 @@ class Config(p2.Config):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.task != "mnist3":
+            raise ValueError(f"primitives draws the interactions as patches on images: task must be 'mnist3', got "
+                             f"{self.task!r} (words highlighted in sentences are not drawn yet).")
         if isinstance(self.shown, bool) or not isinstance(self.shown, int) or not 1 <= self.shown <= self.samples:
             raise ValueError(f"shown must be an integer in 1 .. samples ({self.samples}), got {self.shown!r}.")
         most = 2 * (2**self.n - 1) - self.n  # interactions once the OR singletons are merged

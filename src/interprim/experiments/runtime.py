@@ -378,8 +378,7 @@ def summary(results: dict[str, Any]) -> str:
     threads = sorted({t for r in rows for t in r["threads"]})
     devices = sorted({d for r in rows for d in r["device"]})
     lines = [
-        (f"Task {config['task']}: {', '.join(archs)} on {len(results['samples'])} test images of class "
-         f"{config['positive']}, n = {config['n']} foreground patches; seeds {[s['seed'] for s in results['seeds']]}. "
+        (f"{p2.describe(config, archs, len(results['samples']))}; seeds {[s['seed'] for s in results['seeds']]}. "
          f"Seconds per sample of the extraction alone (games built beforehand): per model for traditional (Eq. 4), "
          f"per pair for generalizable (Eq. 6, α = {config['alpha']}); lp, admm (certified to {config['tol']:g}) on "
          f"all {config['samples']} samples, sgd (the published procedure, {results['max_iter_sgd']} steps) on the "

@@ -168,8 +168,7 @@ def summary(results: dict[str, Any]) -> str:
     archs, orders, over, config = results["archs"], results["orders"], results["over_seeds"], results["config"]
     methods = list(over)
     lines = [
-        f"Task {config['task']}: {', '.join(archs)} on {len(results['samples'])} test images of class "
-        f"{config['positive']}, n = {config['n']} foreground patches; seeds {[s['seed'] for s in results['seeds']]}; "
+        f"{p2.describe(config, archs, len(results['samples']))}; seeds {[s['seed'] for s in results['seeds']]}; "
         f"mean ± sd over seeds. r: strength of the salient interactions of order k shared by all models over that "
         f"of all salient ones (SPEC τ per model, strengths pooled over samples); 'floor': the same between "
         f"different samples (chance); κ = (r − floor)/(1 − floor).",

@@ -191,8 +191,7 @@ def summary(results: dict[str, Any]) -> str:
     methods = list(over)
     pct = f"{100 * results['mass']:g} %"
     lines = [
-        f"Task {config['task']}: {', '.join(archs)} on {len(results['samples'])} test images of class "
-        f"{config['positive']}, n = {config['n']} foreground patches ({results['pool']} interactions per sample, "
+        f"{p2.describe(config, archs, len(results['samples']))} ({results['pool']} interactions per sample, "
         f"OR singletons merged into AND); seeds {[s['seed'] for s in results['seeds']]}; mean ± sd over seeds of "
         f"the mean over samples. L1: Σ|I_and| + |I_or| (P2 Eq. 4); salient: |I| > τ = 0.02·E|v(N) − v(∅)| per "
         f"model; {pct} mass: the fewest strongest interactions holding {pct} of a sample's total strength; "

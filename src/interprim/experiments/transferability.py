@@ -157,8 +157,7 @@ def summary(results: dict[str, Any]) -> str:
     config = results["config"]
     methods = [m for m in over if not m.startswith("generalizable-minus-")]
     lines = [
-        f"Task {config['task']}: {', '.join(archs)} on {len(results['samples'])} test images of class "
-        f"{config['positive']}, n = {config['n']} foreground patches; seeds {[s['seed'] for s in results['seeds']]}; "
+        f"{p2.describe(config, archs, len(results['samples']))}; seeds {[s['seed'] for s in results['seeds']]}; "
         f"mean ± sd over seeds of the mean over samples. 'floor': the same statistic between different samples "
         f"(chance); κ = (s − floor)/(1 − floor).",
         "", "Test accuracy: " + "; ".join(

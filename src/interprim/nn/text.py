@@ -42,6 +42,10 @@ def _device(where: str, device: str | torch.device) -> torch.device:
         raise ValueError(f"{where}: device={device!r} is not a torch device ({err}).") from None
 
 
+BERT_SIZES = {"tiny": (2, 128, 2), "mini": (4, 256, 4)}
+"""Blocks, hidden size and attention heads of Turc et al.'s small BERTs (intermediate size 4 × hidden)."""
+
+
 def bert_tiny(
     num_labels: int = 2,
     vocab_size: int = 30522,
@@ -49,14 +53,17 @@ def bert_tiny(
     seed: int = 0,
     device: str | torch.device = "cpu",
     max_position_embeddings: int = 512,
+    size: str = "tiny",
 ) -> Any:
     """A randomly initialised BERT-Tiny-sized ``BertForSequenceClassification`` (P1 §3.2).
 
     2 transformer blocks, hidden size 128, 2 attention heads, intermediate size 512 (the size of
     Turc et al.'s BERT-Tiny; about 4.4 M parameters with the default BERT uncased vocabulary of
-    30 522 word pieces, so any BERT uncased tokenizer fits, e.g. the one in :func:`minilm_path`).
+    30 522 word pieces, so any BERT uncased tokenizer fits, e.g. the one in :func:`minilm_path`);
+    ``size="mini"`` gives BERT-Mini's 4 blocks, hidden size 256 and 4 heads (:data:`BERT_SIZES`),
+    another architecture for the same tokenizer (P2's pairs of different models).
     Weights follow the BERT initialisation with ``seed`` (:func:`interprim.nn.reinit_layers`).
-    Its layers are ``bert.embeddings``, ``bert.encoder.layer.0``, ``bert.encoder.layer.1``,
+    Its layers are ``bert.embeddings``, ``bert.encoder.layer.0``, ``bert.encoder.layer.1``, …,
     ``bert.pooler``, ``classifier``; the low layers are the first two (embeddings and block 0).
     """
     transformers = _transformers("bert_tiny")
@@ -64,13 +71,16 @@ def bert_tiny(
     check_int("bert_tiny", "vocab_size", vocab_size, 1)
     check_int("bert_tiny", "max_position_embeddings", max_position_embeddings, 1)
     check_int("bert_tiny", "seed", seed, 0)
+    if size not in BERT_SIZES:
+        raise ValueError(f"bert_tiny: size must be one of {tuple(BERT_SIZES)}, got {size!r}.")
+    blocks, hidden, heads = BERT_SIZES[size]
     dev = _device("bert_tiny", device)
     config = transformers.BertConfig(
         vocab_size=vocab_size,
-        hidden_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=512,
+        hidden_size=hidden,
+        num_hidden_layers=blocks,
+        num_attention_heads=heads,
+        intermediate_size=4 * hidden,
         max_position_embeddings=max_position_embeddings,
         num_labels=num_labels,
     )
