@@ -148,7 +148,6 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
                 seeds=per_seed, over_seeds=over_seeds([s["statistics"] for s in per_seed]), scatter=points)
 
 
-STYLE = {"generalizable": "C0", "traditional-lp": "C1", "traditional-admm": "C2", "harsanyi": "C3"}
 
 
 def figures(results: dict[str, Any], out_dir: Path) -> list[Path]:
@@ -168,7 +167,7 @@ def figures(results: dict[str, Any], out_dir: Path) -> list[Path]:
             v = np.asarray(points["v"][col], dtype=float)
             for method in results["methods"]:
                 h = np.asarray(points["h"][method][selection][col], dtype=float)
-                ax.scatter(v, h, s=6, alpha=0.5, color=STYLE.get(method, "k"), label=method, linewidths=0)
+                ax.scatter(v, h, s=6, alpha=0.5, color=p2.STYLE.get(method, ("k", ""))[0], label=method, linewidths=0)
             finite = v[np.isfinite(v)]
             if finite.size:
                 lo, hi = float(finite.min()), float(finite.max())

@@ -56,6 +56,8 @@ TASKS = ("mnist3", "sst2")
 METHODS = ("generalizable", "traditional-lp", "traditional-admm", "harsanyi")
 TRADITIONAL = "traditional-lp"  # the traditional method the experiments compare with by default
 SOLVERS = ("lp", "admm")
+STYLE = {"generalizable": ("C0", "-o"), "traditional-lp": ("C1", "-s"), "traditional-admm": ("C2", "-^"),
+         "harsanyi": ("C3", "-d")}  # colour and line of each method in every P2 figure
 OTHER_SEED = 1000  # offset of the initial weights of the j-th architecture: init_seed = seed + j·OTHER_SEED
 LP_MAX_PLAYERS = 10  # the exact LP per game stays under a second up to here
 

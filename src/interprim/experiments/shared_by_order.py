@@ -98,8 +98,6 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
                 orders=list(range(1, config.n + 1)), seeds=per_seed, over_seeds=over_seeds(per_seed))
 
 
-STYLE = {"generalizable": ("C0", "-o"), "traditional-lp": ("C1", "-s"), "traditional-admm": ("C2", "-^"),
-         "harsanyi": ("C3", "-d")}
 ROWS = (("pos", "ratio"), ("neg", "ratio"), ("pos", "kappa"), ("neg", "kappa"))
 
 
@@ -121,7 +119,7 @@ def figures(results: dict[str, Any], out_dir: Path) -> list[Path]:
         for col, arch in enumerate(archs):
             ax = axes[row][col]
             for method, by_sign in over.items():
-                color, style = STYLE.get(method, ("k", "-"))
+                color, style = p2.STYLE.get(method, ("k", "-"))
                 entry = by_sign[sign][key]
                 ax.errorbar(orders, _column(entry, "mean", col), yerr=np.nan_to_num(_column(entry, "sd", col)),
                             fmt=style, color=color, capsize=2, markersize=4, label=method)

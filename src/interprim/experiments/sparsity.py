@@ -141,7 +141,6 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
                 tau_over_scale=p2.spread(np.stack([np.divide(s["tau"], s["scale"]) for s in per_seed]), axis=0))
 
 
-STYLE = {"generalizable": "C0", "traditional-lp": "C1", "traditional-admm": "C2", "harsanyi": "C3"}
 LINES = {"generalizable": "-", "traditional-lp": "-", "traditional-admm": "--", "harsanyi": "-"}
 
 
@@ -159,7 +158,7 @@ def figures(results: dict[str, Any], out_dir: Path) -> list[Path]:
         ax = axes[0][col]
         for method in over:
             curve = np.array(over[method]["curve"]["mean"][col], dtype=float)
-            ax.plot(ranks, np.where(curve > 0, curve, np.nan), LINES.get(method, "-"), color=STYLE.get(method, "k"),
+            ax.plot(ranks, np.where(curve > 0, curve, np.nan), LINES.get(method, "-"), color=p2.STYLE.get(method, ("k", ""))[0],
                     linewidth=1.4, label=method)
         tau = results["tau_over_scale"]["mean"][col]
         if tau is not None and np.isfinite(tau) and tau > 0:

@@ -105,8 +105,6 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
                 seeds=per_seed, over_seeds=over_seeds(per_seed))
 
 
-STYLE = {"generalizable": ("C0", "-o"), "traditional-lp": ("C1", "-s"), "traditional-admm": ("C2", "-^"),
-         "harsanyi": ("C3", "-d")}
 
 
 def figures(results: dict[str, Any], out_dir: Path) -> list[Path]:
@@ -125,7 +123,7 @@ def figures(results: dict[str, Any], out_dir: Path) -> list[Path]:
             for method in methods:
                 if t == "or" and method == "harsanyi":
                     continue  # Harsanyi interactions have no OR part
-                color, style = STYLE.get(method, ("k", "-"))
+                color, style = p2.STYLE.get(method, ("k", "-"))
                 s, floor = over[method][t]["s"], over[method][t]["floor"]
                 mean = np.array([x[col] for x in s["mean"]], dtype=float)
                 sd = np.nan_to_num(np.array([x[col] for x in s["sd"]], dtype=float))
