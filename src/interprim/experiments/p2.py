@@ -83,6 +83,7 @@ class Config:
     tol: float = 0.001
     optimizer: str = "sgd"
     train_subset: str = "all"
+    lrs: list[float] = field(default_factory=list)
     dataset: str = "mnist10k"
     data_path: str = ""
 
@@ -106,6 +107,9 @@ class Config:
         if isinstance(self.n, bool) or not 2 <= self.n <= LP_MAX_PLAYERS:
             raise ValueError(f"n must be 2 .. {LP_MAX_PLAYERS} (the exact LP solves the traditional games too), "
                              f"got {self.n!r}.")
+        if self.lrs and (len(self.lrs) != len(self.archs) or not all(lr > 0 for lr in self.lrs)):
+            raise ValueError(f"lrs must be empty (lr for every architecture) or one learning rate > 0 per "
+                             f"architecture ({len(self.archs)}), got {self.lrs!r}.")
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}.")
         if self.solver == "lp" and len(self.archs) * 3**self.n > 3**12:
@@ -149,15 +153,17 @@ def analysed_samples(config: Config, check: bool = True) -> list[int]:
 
 def model_specs(config: Config, seed: int) -> dict[str, dict[str, Any]]:
     """The :func:`~interprim.experiments.models.train_model` parameters of every architecture of ``seed``:
-    normal training (P2), initial weights ``seed + j·OTHER_SEED``, data order ``seed``; MNIST-3 on all of
-    the training split, SST-2 on ``train_subset`` with ``optimizer``."""
-    common = dict(data_seed=seed, epochs=config.epochs, lr=config.lr, batch_size=config.batch_size, adversarial=False,
+    normal training (P2), initial weights ``seed + j·OTHER_SEED``, data order ``seed``, learning rate
+    ``lrs[j]`` (or ``lr``); MNIST-3 on all of the training split, SST-2 on ``train_subset`` with ``optimizer``."""
+    common = dict(data_seed=seed, epochs=config.epochs, batch_size=config.batch_size, adversarial=False,
                   dataset=config.dataset)
     if config.task == "sst2":
         common |= dict(subset=config.train_subset, optimizer=config.optimizer)
     else:
         common |= dict(subset="all", positive=config.positive)
-    return {arch: dict(arch=arch, init_seed=seed + j * OTHER_SEED, **common) for j, arch in enumerate(config.archs)}
+    lrs = config.lrs or [config.lr] * len(config.archs)
+    return {arch: dict(arch=arch, init_seed=seed + j * OTHER_SEED, lr=lrs[j], **common)
+            for j, arch in enumerate(config.archs)}
 
 
 # ---------------------------------------------------------------------------------------------
