@@ -195,3 +195,14 @@ def test_sst2_task_explains_the_same_words_with_two_bert_sizes(tmp_path, sst2):
     with pytest.raises(ValueError, match="archs must be among bert-tiny, bert-mini"):
         tr.Config(task="sst2", dataset="sst2", data_path=sst2, archs=["lenet", "bert-tiny"], optimizer="adamw",
                   samples=5, n=3, ks=[1])
+
+
+def test_one_learning_rate_per_architecture():
+    config = tr.Config(lrs=[0.02, 0.005])
+    specs = p2.model_specs(config, 0)
+    assert [s["lr"] for s in specs.values()] == [0.02, 0.005]
+    assert [s["lr"] for s in p2.model_specs(tr.Config(lr=0.03), 0).values()] == [0.03, 0.03]
+    with pytest.raises(ValueError, match="lrs must be empty"):
+        tr.Config(lrs=[0.1])
+    with pytest.raises(ValueError, match="lrs must be empty"):
+        tr.Config(lrs=[0.1, 0.0])
