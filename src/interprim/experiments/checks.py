@@ -62,3 +62,11 @@ def check_n(n: int, dataset: str) -> None:
     what = "words of a sentence" if datasets.is_text(dataset) else "cells of the 5x5 grid"
     if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= top:
         raise ValueError(f"n must be 2 .. {top} ({what}), got {n!r}.")
+
+
+def check_test_samples(config: Any) -> None:
+    """``samples``: at least 3 (correlations over samples) and at most the test split of the config's data set."""
+    test_size = datasets.size(config.dataset, "test", config.data_path or None)
+    if not 3 <= config.samples <= test_size:
+        raise ValueError(f"samples must be >= 3 (correlations over samples) and at most the {test_size} test "
+                         f"images, got {config.samples}.")

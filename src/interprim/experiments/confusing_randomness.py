@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import comparison, datasets
-from .checks import check_counts, check_data, check_players, check_seeds
+from . import comparison
+from .checks import check_counts, check_data, check_players, check_seeds, check_test_samples
 from .models import accuracy
 
 NAME = "confusing-randomness"
@@ -64,10 +64,7 @@ class Config:
         check_players(self.players)
         check_data(self, arches=("arch", "other_arch"))
         check_counts(self, ("epochs", "subset_size", "subset_epochs", "samples", "n", "n_boot"))
-        test_size = datasets.size(self.dataset, "test", self.data_path or None)
-        if not 3 <= self.samples <= test_size:
-            raise ValueError(f"samples must be >= 3 (correlations over samples) and at most the {test_size} test "
-                             f"images, got {self.samples}.")
+        check_test_samples(self)
 
 
 def _models(config: Config, seed: int) -> dict[str, dict[str, Any]]:

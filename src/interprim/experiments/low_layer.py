@@ -141,7 +141,7 @@ class Config:
         subset_indices(self.donor_subset, train_size, self.subset_size)
         for players in self.players:
             pipeline.player_layer(self.arch, self.layers_shared(), players, self.dataset)
-        usable = len(self.test_samples(check=False))
+        usable = len(self.test_samples(limit=False))
         if not 3 <= self.samples <= usable:
             raise ValueError(f"samples must be >= 3 (correlations over samples) and at most the {usable} test samples "
                              f"of {self.dataset} with {self.n} players, got {self.samples}.")
@@ -151,10 +151,10 @@ class Config:
         ``arch`` (:func:`interprim.nn.low_layer_count`) when it is 0."""
         return self.shared_layers or low_layer_count(build_model(self.arch, dataset=self.dataset))
 
-    def test_samples(self, check: bool = True) -> list[int]:
+    def test_samples(self, limit: bool = True) -> list[int]:
         """The analysed test samples: the first ``samples`` that have ``n`` players (every image qualifies)."""
         usable = datasets.eligible(self.dataset, "test", self.n, self.data_path or None)
-        return [int(i) for i in usable[: self.samples]] if check else [int(i) for i in usable]
+        return [int(i) for i in usable[: self.samples]] if limit else [int(i) for i in usable]
 
     def model_data(self) -> dict[str, Any]:
         """The training parameters every model of the experiment shares besides the data set's size."""

@@ -120,7 +120,7 @@ class Config:
         if not (0 < self.tol < 1 and self.lr > 0 and self.noise >= 0):
             raise ValueError(f"tol must be in (0, 1), lr > 0 and noise >= 0; got tol={self.tol}, lr={self.lr}, "
                              f"noise={self.noise}.")
-        usable = len(analysed_samples(self, check=False))
+        usable = len(analysed_samples(self, limit=False))
         if not 3 <= self.samples <= usable:
             what = (f"sentences with {self.n} words with meaning" if text else
                     f"images of class {self.positive} with {self.n} foreground {self.patch}x{self.patch} patches")
@@ -141,14 +141,14 @@ def test_samples(dataset: str, positive: int, n: int, patch: int, player_seed: i
     return out
 
 
-def analysed_samples(config: Config, check: bool = True) -> list[int]:
-    """The analysed test samples (module docstring): the first ``samples`` (all with ``check=False``)."""
+def analysed_samples(config: Config, limit: bool = True) -> list[int]:
+    """The analysed test samples (module docstring): the first ``samples`` (all with ``limit=False``)."""
     data_path = config.data_path or None
     if config.task == "sst2":
         usable = [int(i) for i in datasets.eligible(config.dataset, "test", config.n, data_path)]
     else:
         usable = test_samples(config.dataset, config.positive, config.n, config.patch, config.player_seed, data_path)
-    return usable[: config.samples] if check else usable
+    return usable[: config.samples] if limit else usable
 
 
 def model_specs(config: Config, seed: int) -> dict[str, dict[str, Any]]:

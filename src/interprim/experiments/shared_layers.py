@@ -52,8 +52,8 @@ from typing import Any
 import numpy as np
 
 from ..nn import layers, low_layer_count
-from . import comparison, datasets, stats
-from .checks import check_counts, check_data, check_players, check_seeds
+from . import comparison, stats
+from .checks import check_counts, check_data, check_players, check_seeds, check_test_samples
 from .figures import save_figure
 from .models import accuracy, build_model
 
@@ -100,10 +100,7 @@ class Config:
             raise ValueError(f"shared_layers must be a non-empty list of distinct integers >= 0 (P1: {P1_LAYERS}), "
                              f"got {self.shared_layers!r}.")
         check_counts(self, ("donor_epochs", "subset_size", "subset_epochs", "samples", "n", "n_boot"))
-        test_size = datasets.size(self.dataset, "test", self.data_path or None)
-        if not 3 <= self.samples <= test_size:
-            raise ValueError(f"samples must be >= 3 (correlations over samples) and at most the {test_size} test "
-                             f"images, got {self.samples}.")
+        check_test_samples(self)
         if not (self.donor_subset == "all" or re.fullmatch(r"first:[1-9][0-9]*", self.donor_subset)):
             raise ValueError(f"donor_subset must be 'all' or 'first:K' (K >= 1; not a half, which one model of a "
                              f"pair trains on), got {self.donor_subset!r}.")
