@@ -150,10 +150,43 @@ def test_bad_configs_raise_clear_errors():
         pr.Config(samples=5, n=3, top=12)
     with pytest.raises(ValueError, match="top must be an integer"):
         pr.Config(samples=5, top=0)
-    with pytest.raises(ValueError, match="at least two different architectures"):
+    with pytest.raises(ValueError, match="at least two models"):
         pr.Config(archs=["lenet"])
     with pytest.raises(ValueError, match="test images of class 3"):
         pr.Config(samples=5000)
+
+
+@pytest.mark.parametrize("task", ["sst2", "lm"])
+def test_text_primitives_are_words_of_the_sentence(tmp_path, sst2, task):
+    """Text tasks: the shown inputs are the sentences (task lm: the text before the target word) and the players
+    the words of their text games; the figures draw them and the summary names the words."""
+    pytest.importorskip("transformers")
+    from interprim.experiments import datasets
+    from interprim.games import TextGame
+    from interprim.nn import CAUSAL_LMS, bert_tiny
+
+    archs = list(CAUSAL_LMS) if task == "lm" else ["bert-tiny", "bert-mini"]
+    config = pr.Config(seeds=[0], task=task, dataset="sst2", data_path=sst2, archs=archs, optimizer="adamw",
+                       lr=3e-3, epochs=1, batch_size=16, samples=4, n=3, shown=2, top=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = pr.run(config, Context(tmp_path / "store", progress=False))
+    read = json.loads(json.dumps(results, default=float))
+    sentences = datasets.load("sst2", "test", sst2).sentences
+    tok = datasets.tokenizer(sst2)
+    model = bert_tiny(vocab_size=len(tok))
+    for text, spans, i in zip(read["images"], read["players"], read["shown"]):
+        expected = p2.next_word_texts("sst2", 3, sst2)[i][0] if task == "lm" else sentences[i]
+        assert text == expected
+        assert [text[a:b] for a, b in spans] == TextGame(model, tok, text, n=3, seed=0).words
+    paths = pr.figures(dict(read, shown=read["shown"][:1]), tmp_path)
+    assert [p.name for p in paths] == [f"primitives-test{read['shown'][0]}.png", f"primitives-test{read['shown'][0]}.svg"]
+    summary = pr.summary(read)
+    assert "| test sentence | method |" in summary
+    first = read["seeds"][0]["statistics"]["generalizable"]["shown"][0]["top"][0]
+    if first:
+        words = ",".join(read["images"][0][slice(*read["players"][0][k])] for k in first[0]["players"])
+        assert f"{first[0]['type'].upper()}{{{words}}}" in summary
 
 
 @pytest.mark.slow

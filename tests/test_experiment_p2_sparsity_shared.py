@@ -271,7 +271,7 @@ def test_bad_configs_raise_clear_errors():
     for mass in (0, 1.5, True):
         with pytest.raises(ValueError, match="mass must be in"):
             sp.Config(mass=mass)
-    with pytest.raises(ValueError, match="at least two different architectures"):
+    with pytest.raises(ValueError, match="at least two models"):
         sb.Config(archs=["lenet"])
     with pytest.raises(ValueError, match="samples must be >= 3"):
         sb.Config(samples=2)

@@ -144,8 +144,10 @@ def test_runner_writes_a_run_that_resumes(tmp_path):
 
 
 def test_bad_configs_raise_clear_errors():
-    with pytest.raises(ValueError, match="at least two different architectures"):
+    with pytest.raises(ValueError, match="at least two models"):
         tr.Config(archs=["lenet"])
+    with pytest.raises(ValueError, match="at least two models"):
+        tr.Config(archs="lenet")
     with pytest.raises(ValueError, match="archs must be among vgg11.* for task .mnist3."):
         tr.Config(archs=["lenet", "bert"])
     with pytest.raises(ValueError, match="alpha must be in"):

@@ -243,7 +243,7 @@ def test_load_config_errors(tmp_path, text, overrides, match):
 def test_config_sources():
     assert load_config(selftest.Config, "cpu", name="selftest").seeds == (0, 1)
     assert load_config(selftest.Config, "paper", name="selftest").n_players == 8
-    with pytest.raises(ValueError, match="neither one of cpu, paper, text-cpu, text-paper nor an existing TOML file"):
+    with pytest.raises(ValueError, match="neither one of cpu, paper, text-cpu, text-paper, lm-cpu, lm-paper nor an existing TOML file"):
         load_config(selftest.Config, "nope.toml", name="selftest")
     with pytest.raises(ValueError, match="ships no 'cpu' config"):
         load_config(Toy, "cpu", name="toy")
@@ -507,9 +507,11 @@ def test_every_shipped_config_holds_only_fields_of_its_experiment(tmp_path):
             assert set(values) <= set(field_types(module.Config)), (name, source)
             seen += 1
             dataset = values.get("dataset", "mnist10k")
-            if source.startswith("text"):
+            if source.startswith(("text", "lm")):
                 arches = values.get("archs", [values.get("arch")])
-                assert dataset == "sst2" and set(arches) <= {"bert-tiny", "bert-mini"}, (name, source)
+                allowed = {"bert-tiny", "bert-mini", "minilm"} if source.startswith("text") else {"gpt2-tiny", "llama-tiny"}
+                assert dataset == "sst2", (name, source)
+                assert set(arches) <= allowed or source == "lm-paper", (name, source)
                 assert values.get("adversarial", False) is False
             if dataset != "mnist10k":
                 assert values["data_path"] == ""

@@ -135,7 +135,7 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
         per_seed.append(dict(seed=seed, accuracy=found.accuracy,
                              gaps={"alphas": gaps, REFERENCE: found.gaps[REFERENCE]},
                              statistics=seed_statistics(by_alpha, found.methods[REFERENCE], config.ks)))
-    return dict(config=asdict(config), archs=list(config.archs), samples=found.samples, alphas=list(config.alphas),
+    return dict(config=asdict(config), archs=p2.model_names(config.archs), samples=found.samples, alphas=list(config.alphas),
                 ks=list(config.ks), k_plot=config.k_plot, seeds=per_seed,
                 over_seeds=over_seeds([s["statistics"] for s in per_seed]))
 

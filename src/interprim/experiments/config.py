@@ -3,7 +3,8 @@
 Every experiment ships two configs in ``interprim/experiments/configs/``: ``<name>-cpu.toml``
 (minutes on a laptop CPU) and ``<name>-paper.toml`` (the papers' scale, for a GPU); those that P1
 also runs on text ship ``<name>-text-cpu.toml`` and ``<name>-text-paper.toml`` (SST-2 with
-BERT-Tiny; the data path is set with ``--set data_path=DIR``). A config is a
+BERT-Tiny or MiniLM; the data path is set with ``--set data_path=DIR``), and those of P2 that explain
+language models' next word ship ``<name>-lm-cpu.toml`` and ``<name>-lm-paper.toml``. A config is a
 dataclass whose fields are ``str``, ``int``, ``float``, ``bool``, ``list[...]`` or
 ``tuple[..., ...]`` of those; TOML has no null, so "none" is a sentinel value (``0``, ``""``) that
 the experiment documents. An ``int`` is accepted for a ``float`` field; ``tuple`` fields are read
@@ -32,7 +33,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-SOURCES = ("cpu", "paper", "text-cpu", "text-paper")
+SOURCES = ("cpu", "paper", "text-cpu", "text-paper", "lm-cpu", "lm-paper")
 _SCALARS = (str, int, float, bool)
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
@@ -71,7 +72,7 @@ def load_config(
 
     Args:
         cls: a dataclass whose fields have the types the module docstring lists.
-        source: ``"cpu"``, ``"paper"``, ``"text-cpu"`` or ``"text-paper"`` (the config shipped for
+        source: one of :data:`SOURCES` (``"cpu"``, ``"paper"``, ``"text-cpu"``, …: the config shipped for
             experiment ``name``) or a TOML file.
         overrides: ``"key=value"`` strings; the value is parsed as a TOML value, and a bare word
             (``arch=lenet``) or any value for a ``str`` field that is not a TOML string is the text itself.

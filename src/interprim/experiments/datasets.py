@@ -8,8 +8,9 @@ again; the path is passed beside the keys, like the device.
   2000 test images (:func:`interprim.data.load_mnist10k`); no path;
 - ``"cifar10"``: CIFAR-10's binary files in ``data_path`` (:func:`interprim.data.load_cifar10`);
 - ``"sst2"``: SST-2's ``train.tsv`` and ``test.tsv`` in ``data_path``
-  (:func:`interprim.data.load_sst2`); the models are :func:`~interprim.nn.bert_tiny` with a word
-  vocabulary built from the training sentences (:func:`tokenizer`), and the players of a sentence
+  (:func:`interprim.data.load_sst2`); the models are :func:`~interprim.nn.bert_tiny` trained from
+  scratch with a word vocabulary built from the training sentences, or the pretrained
+  :func:`~interprim.nn.minilm` with its own WordPiece tokenizer (:func:`tokenizer`); the players of a sentence
   are its words with meaning (SPEC §5), so only sentences with at least ``n`` of them are analysed
   (:func:`eligible`).
 """
@@ -31,7 +32,8 @@ IMAGES = {"mnist10k": (1, 28), "cifar10": (3, 32)}  # channels, side
 TEXT = ("sst2",)
 DATASETS = (*IMAGES, *TEXT)
 SPLITS = ("train", "test")
-TEXT_ARCHES = ("bert-tiny", "bert-mini")  # interprim.nn.bert_tiny of size "tiny" / "mini"
+TEXT_ARCHES = ("bert-tiny", "bert-mini", "minilm")  # interprim.nn.bert_tiny "tiny" / "mini"; interprim.nn.minilm
+PRETRAINED = ("minilm",)  # text architectures fine-tuned from packaged weights, with their own tokenizer
 MAX_LENGTH = 64  # tokens kept of a training sentence ([CLS] and [SEP] included)
 
 
@@ -67,13 +69,14 @@ def load(dataset: str, split: str, data_path: str | None = None) -> ImageData | 
     if dataset == "mnist10k":
         return load_mnist10k(split)
     if dataset == "cifar10":
-        return load_cifar10(_path(dataset, data_path), split)
+        return load_cifar10(folder(dataset, data_path), split)
     if dataset == "sst2":
-        return load_sst2(_path(dataset, data_path), split)
+        return load_sst2(folder(dataset, data_path), split)
     raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}.")
 
 
-def _path(dataset: str, data_path: str | os.PathLike | None) -> str:
+def folder(dataset: str, data_path: str | os.PathLike | None) -> str:
+    """``data_path`` as a string; ``ValueError`` when ``dataset`` needs one and it is missing."""
     if not data_path:
         raise ValueError(f"dataset {dataset!r} needs data_path, the folder of its files.")
     return str(data_path)
@@ -84,20 +87,43 @@ def size(dataset: str, split: str, data_path: str | None = None) -> int:
     return len(load(dataset, split, data_path))
 
 
-@functools.lru_cache(maxsize=2)
-def tokenizer(data_path: str) -> Any:
-    """The word tokenizer of SST-2's training sentences (:func:`interprim.nn.word_tokenizer`)."""
-    from ..nn import word_tokenizer
+@functools.lru_cache(maxsize=4)
+def tokenizer(data_path: str, arch: str = "bert-tiny") -> Any:
+    """The tokenizer of a text architecture: the word tokenizer of SST-2's training sentences
+    (:func:`interprim.nn.word_tokenizer`) for the models trained from scratch, the packaged one for
+    :data:`PRETRAINED` models."""
+    from ..nn import minilm_path, word_tokenizer
 
+    if arch in PRETRAINED:
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(minilm_path(), local_files_only=True)
     return word_tokenizer(load("sst2", "train", data_path).sentences)
 
 
-def tensors(dataset: str, data: ImageData | TextData, data_path: str | None = None) -> tuple[Any, torch.Tensor]:
-    """``(inputs, labels)`` as the trainer takes them: images, or ``(input_ids, attention_mask)``
-    right-padded (the trainer cuts every batch to its longest sentence), at most :data:`MAX_LENGTH` tokens."""
+LM_MIN_COUNT = 10  # a word enters the language models' vocabulary when SST-2's training phrases hold it this often
+
+
+@functools.lru_cache(maxsize=2)
+def lm_tokenizer(data_path: str) -> Any:
+    """The tokenizer of the causal language models trained here: the words that SST-2's training phrases
+    hold at least :data:`LM_MIN_COUNT` times (6534 words, 95 % of the running words; the output layer over
+    the vocabulary is most of a small model's cost), ``[CLS]`` as the begin-of-text token
+    (:func:`interprim.nn.word_tokenizer` with ``causal=True``)."""
+    from ..nn import word_tokenizer
+
+    return word_tokenizer(load("sst2", "train", data_path).sentences, min_count=LM_MIN_COUNT, causal=True)
+
+
+def tensors(
+    dataset: str, data: ImageData | TextData, data_path: str | None = None, arch: str = "bert-tiny"
+) -> tuple[Any, torch.Tensor]:
+    """``(inputs, labels)`` as the trainer takes them: images, or ``(input_ids, attention_mask)`` by the
+    tokenizer of ``arch``, right-padded (the trainer cuts every batch to its longest sentence), at most
+    :data:`MAX_LENGTH` tokens."""
     if not is_text(dataset):
         return data.tensors()
-    encoded = tokenizer(_path(dataset, data_path))(
+    encoded = tokenizer(folder(dataset, data_path), arch)(
         data.sentences, padding=True, truncation=True, max_length=MAX_LENGTH, return_tensors="pt"
     )
     return (encoded["input_ids"], encoded["attention_mask"]), data.labels
@@ -108,7 +134,7 @@ def _eligible(dataset: str, split: str, n: int, data_path: str | None) -> tuple[
     count = size(dataset, split, data_path)
     if not is_text(dataset):
         return tuple(range(count))
-    tok, sentences = tokenizer(_path(dataset, data_path)), load(dataset, split, data_path).sentences
+    tok, sentences = tokenizer(folder(dataset, data_path)), load(dataset, split, data_path).sentences
     ok = []
     for i, text in enumerate(sentences):
         try:

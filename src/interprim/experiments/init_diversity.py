@@ -139,8 +139,8 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
     for seed in config.seeds:
         found = p2.extract(ctx, config, seed, methods=())
         per_seed.append(dict(seed=seed, accuracy=found.accuracy, statistics=seed_statistics(ctx, config, found)))
-    return dict(config=asdict(config), archs=list(config.archs), samples=found.samples[: config.diversity_samples],
-                seeds=per_seed, over_seeds=over_seeds(per_seed, list(config.archs)))
+    return dict(config=asdict(config), archs=p2.model_names(config.archs), samples=found.samples[: config.diversity_samples],
+                seeds=per_seed, over_seeds=over_seeds(per_seed, p2.model_names(config.archs)))
 
 
 def figures(results: dict[str, Any], out_dir: Path) -> list[Path]:

@@ -144,7 +144,7 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
                              statistics=seed_statistics(found)))
         if points is None:
             points = scatter(found, config.masks, seed)
-    return dict(config=asdict(config), archs=list(config.archs), samples=found.samples, methods=list(config.methods),
+    return dict(config=asdict(config), archs=p2.model_names(config.archs), samples=found.samples, methods=list(config.methods),
                 seeds=per_seed, over_seeds=over_seeds([s["statistics"] for s in per_seed]), scatter=points)
 
 

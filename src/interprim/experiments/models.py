@@ -8,8 +8,10 @@ from a donor), ``data_seed`` (the order of the training samples and every random
 (the embedded MNIST-10k by default; CIFAR-10 or SST-2 from ``data_path``) and returns its weights
 and accuracies as arrays, the form the experiment store keeps; :func:`load_model` rebuilds it.
 Images train zoo models with SGD (P1 App. F.1); SST-2 trains :func:`~interprim.nn.bert_tiny` from
-scratch, with AdamW and a linear warm-up (10 % of the steps) and decay (``optimizer = "adamw"``):
-with SGD at P1's learning rates a randomly initialised BERT-Tiny does not learn at all here.
+scratch or fine-tunes the pretrained :func:`~interprim.nn.minilm` (``arch = "minilm"``, its head
+initialised with ``init_seed``), with AdamW and a linear warm-up (10 % of the steps) and decay
+(``optimizer = "adamw"``): with SGD at P1's learning rates a randomly initialised BERT-Tiny does not
+learn at all here.
 
 Training subsets: ``"all"`` (the whole MNIST-10k train split), ``"half0"`` / ``"half1"`` (two disjoint
 random subsets of ``subset_size`` images, P1's "different data", SPEC §6), or ``"first:K"`` (the first
@@ -25,14 +27,15 @@ import numpy as np
 import torch
 
 from ..data import ImageData, binary_task, disjoint_subsets
-from ..nn import bert_tiny, build, copy_layers, freeze_layers
-from ..train import TrainConfig, evaluate, train
+from ..nn import CAUSAL_LMS, bert_tiny, build, causal_lm, copy_layers, freeze_layers, minilm
+from ..train import TrainConfig, evaluate, score_causal_lm, train, train_causal_lm
 from . import datasets
 
 #: the seed of the split of the training data into the two disjoint halves (fixed, so both halves
 #: are the same sets in every experiment)
 SUBSET_SEED = 12345
 _ACCURACY = "accuracy"
+_LM_LOSS = "lm_loss"
 OPTIMIZERS = ("sgd", "adamw")
 WARMUP = 0.1  # warm-up fraction of the AdamW runs' linear schedule
 _WORDS = "bert.embeddings.word_embeddings.weight"
@@ -89,7 +92,7 @@ def train_model(
     train_data, test_data = (task_data(dataset, split, positive, data_path) for split in datasets.SPLITS)
     train_data = train_data.subset(subset_indices(subset, len(train_data), subset_size))
     model = build_model(arch, seed=init_seed, dataset=dataset, vocab_size=_vocab_size(dataset, data_path),
-                        binary=positive is not None)
+                        binary=positive is not None, pretrained=True)
     if shared_layers:
         if donor is None or donor_arch is None:
             raise ValueError(f"shared_layers={shared_layers} needs a donor model and its donor_arch to copy from.")
@@ -99,7 +102,7 @@ def train_model(
     schedule = dict(lr_schedule="linear", warmup=WARMUP) if optimizer == "adamw" else {}
     config = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, adversarial=adversarial, seed=data_seed,
                          device=device, optimizer=optimizer, **schedule)
-    train_tensors, test_tensors = (datasets.tensors(dataset, d, data_path) for d in (train_data, test_data))
+    train_tensors, test_tensors = (datasets.tensors(dataset, d, data_path, arch) for d in (train_data, test_data))
     train(model, train_tensors, None, config, progress=False)
     model.eval()
     accuracy = [evaluate(model, *data, batch_size=256).acc for data in (train_tensors, test_tensors)]
@@ -133,13 +136,18 @@ def accuracy(state: Mapping[str, np.ndarray]) -> dict[str, float]:
 def build_model(
     arch: str, seed: int = 0, device: str = "cpu", dataset: str = "mnist10k", vocab_size: int | None = None,
     binary: bool = False,
+    pretrained: bool = False,
 ) -> torch.nn.Module:
     """A model for ``dataset`` with initial weights from ``seed``: a zoo model for its images (MNIST-10k:
-    ``1 × 28 × 28``, CIFAR-10: ``3 × 32 × 32``, 10 classes, or 2 with ``binary``), or ``bert-tiny`` for
-    SST-2 with ``vocab_size`` words (BERT's 30 522 when not given: enough to ask about the layers)."""
+    ``1 × 28 × 28``, CIFAR-10: ``3 × 32 × 32``, 10 classes, or 2 with ``binary``), or for SST-2
+    ``bert-tiny`` / ``bert-mini`` with ``vocab_size`` words (BERT's 30 522 when not given: enough to ask
+    about the layers) or ``minilm`` (its packaged weights with ``pretrained``, else random weights that a
+    ``state_dict`` replaces)."""
     if datasets.is_text(dataset):
         if arch not in datasets.TEXT_ARCHES:
             raise ValueError(f"dataset {dataset!r} takes arch in {datasets.TEXT_ARCHES}, got {arch!r}.")
+        if arch == "minilm":
+            return minilm(num_labels=2, seed=seed, device=device, pretrained=pretrained)
         return bert_tiny(num_labels=2, vocab_size=vocab_size or 30522, seed=seed, device=device,
                          size=arch.removeprefix("bert-"))
     if dataset not in datasets.IMAGES:
@@ -155,5 +163,53 @@ def load_model(
     vocab = np.asarray(state[_WORDS]).shape[0] if datasets.is_text(dataset) else None
     model = build_model(arch, device=device, dataset=dataset, vocab_size=vocab, binary=binary)
     weights = {name: torch.as_tensor(np.asarray(value)) for name, value in state.items() if name != _ACCURACY}
+    model.load_state_dict(weights)
+    return model.eval()
+
+
+def train_language_model(
+    *,
+    arch: str,
+    init_seed: int,
+    data_seed: int,
+    epochs: int,
+    lr: float,
+    batch_size: int = 64,
+    subset: str = "all",
+    dataset: str = "sst2",
+    device: str = "cpu",
+    data_path: str | None = None,
+) -> dict[str, np.ndarray]:
+    """Train a causal language model (:data:`~interprim.nn.CAUSAL_LMS`, initial weights ``init_seed``) to
+    predict every next word of SST-2's training sentences (``subset``), with AdamW, a linear warm-up over
+    :data:`WARMUP` of the steps and linear decay (:func:`~interprim.train.train_causal_lm`); return its
+    ``state_dict`` as numpy arrays plus ``accuracy`` (next-word top-1 accuracy, ``[train, test]``) and
+    ``lm_loss`` (next-word cross-entropy in nats, ``[train, test]``)."""
+    if arch not in CAUSAL_LMS:
+        raise ValueError(f"arch must be one of {CAUSAL_LMS} for a language model, got {arch!r}.")
+    if not datasets.is_text(dataset):
+        raise ValueError(f"a language model trains on sentences: dataset must be one of {datasets.TEXT}, got {dataset!r}.")
+    tok = datasets.lm_tokenizer(datasets.folder(dataset, data_path))
+    splits = [datasets.load(dataset, split, data_path) for split in datasets.SPLITS]
+    splits[0] = splits[0].subset(subset_indices(subset, len(splits[0]), 1))
+    encoded = [tok(list(d.sentences), padding=True, truncation=True, max_length=datasets.MAX_LENGTH,
+                   return_tensors="pt") for d in splits]
+    model = causal_lm(arch, len(tok), seed=init_seed, device=device, max_position_embeddings=datasets.MAX_LENGTH)
+    config = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=data_seed, device=device,
+                         optimizer="adamw", lr_schedule="linear", warmup=WARMUP)
+    train_causal_lm(model, encoded[0]["input_ids"], encoded[0]["attention_mask"], config)
+    scores = [score_causal_lm(model, e["input_ids"], e["attention_mask"]) for e in encoded]
+    state = {name: tensor.detach().cpu().numpy() for name, tensor in model.state_dict().items()}
+    state[_ACCURACY] = np.asarray([sc.accuracy for sc in scores], dtype=np.float64)
+    state[_LM_LOSS] = np.asarray([sc.loss for sc in scores], dtype=np.float64)
+    return state
+
+
+def load_language_model(arch: str, state: Mapping[str, np.ndarray], device: str = "cpu") -> torch.nn.Module:
+    """Rebuild a model of :func:`train_language_model` from its arrays, in eval mode."""
+    weights = {name: torch.as_tensor(np.asarray(value)) for name, value in state.items()
+               if name not in (_ACCURACY, _LM_LOSS)}
+    vocab = next(w.shape[0] for name, w in weights.items() if name.endswith("embed_tokens.weight") or name.endswith("wte.weight"))
+    model = causal_lm(arch, vocab, device=device, max_position_embeddings=datasets.MAX_LENGTH)
     model.load_state_dict(weights)
     return model.eval()

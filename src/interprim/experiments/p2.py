@@ -19,6 +19,20 @@ gets the same words whatever its tokenizer), masked at the word embeddings by th
 ``v`` = the log-odds of the true label. Only test sentences with at least ``n`` such words are
 analysed, the first ``samples`` of them.
 
+**Task** ``lm`` (P2 §4, Task 2): several causal language models predict the next word of the same
+texts. A text is an SST-2 test sentence cut before its last word with meaning, which is the
+**target** word (P2 App. P takes the first words of a SQuAD document and the next word with
+meaning; SST-2's sentences play the documents here). Its players are ``n`` of the text's words with
+meaning (drawn with ``player_seed``, the same words for every model whatever its tokenizer; a word
+covers all its tokens), masked at the token embeddings by the mean vector, and ``v`` = the log-odds
+of the target word's first token (``target = "text"``) or of the model's own most likely next token
+on the whole text (``target = "predicted"``). The models are two architectures trained here on
+SST-2's training sentences (``archs`` among :data:`~interprim.nn.CAUSAL_LMS`: a GPT-2 and a LLaMA of
+2 blocks, width 128, with a word vocabulary), or pretrained models read from the local folders
+``model_paths`` (P2: LLaMA-7B and OPT-1.3B; ``archs`` then only names them in the store; nothing is
+trained or downloaded). Only texts with at least ``n`` words with meaning are analysed, the first
+``samples`` of them.
+
 **Methods**, per model on the same games:
 
 - ``generalizable``: AND-OR interactions shared by the models, extracted jointly (P2 Eq. 6, SPEC
@@ -38,21 +52,28 @@ different patch. ``κ = (s − s_floor) / (1 − s_floor)`` is the sharing beyon
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+import functools
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..extract import generalizable_and_or, harsanyi
 from ..games import foreground_patches, image_values, text_values
+from ..games.text import ENGLISH_STOP_WORDS, content_spans, word_spans
 from ..interactions import Interactions
-from ..nn import names
+from ..nn import CAUSAL_LMS, minilm_path, names
 from . import datasets, pipeline
 from .checks import check_counts, check_data, check_seeds
-from .models import accuracy, load_model, subset_indices, task_data, train_model
+from .models import (accuracy, load_language_model, load_model, subset_indices, task_data, train_language_model,
+                     train_model)
 
-TASKS = ("mnist3", "sst2")
+TASKS = ("mnist3", "sst2", "lm")
+TARGETS = ("text", "predicted")  # the next word a language model is explained at (task lm)
+MAX_TEXT_WORDS = 40  # longest text (in words) of task lm: its tokens stay within the small models' positions
 METHODS = ("generalizable", "traditional-lp", "traditional-admm", "harsanyi")
 TRADITIONAL = "traditional-lp"  # the traditional method the experiments compare with by default
 SOLVERS = ("lp", "admm")
@@ -86,22 +107,22 @@ class Config:
     lrs: list[float] = field(default_factory=list)
     dataset: str = "mnist10k"
     data_path: str = ""
+    target: str = "text"
+    model_paths: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         check_seeds(self.seeds, OTHER_SEED, f" (the architectures' initial weights use s + j·{OTHER_SEED})")
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}.")
-        if len(self.archs) < 2 or len(set(self.archs)) != len(self.archs):
-            raise ValueError(f"archs must name at least two different architectures, got {self.archs!r}.")
-        text = self.task == "sst2"
+        if not isinstance(self.archs, list) or len(self.archs) < 2:
+            raise ValueError(f"archs must list at least two models (architectures, repeated for another seed of "
+                             f"the same one), got {self.archs!r}.")
+        text = self.task != "mnist3"
         if text != datasets.is_text(self.dataset):
             raise ValueError(f"task {self.task!r} needs dataset = {'sst2' if text else 'mnist10k or cifar10'}, "
                              f"got {self.dataset!r}.")
         check_data(self, text=text, arches=())
-        allowed = datasets.TEXT_ARCHES if text else names()
-        bad = [arch for arch in self.archs if arch not in allowed]
-        if bad:
-            raise ValueError(f"archs must be among {', '.join(allowed)} for task {self.task!r}, got {bad}.")
+        self._check_models()
         subset_indices(self.train_subset, datasets.size(self.dataset, "train", self.data_path or None), 1)
         check_counts(self, ("epochs", "batch_size", "samples", "patch"))
         if isinstance(self.n, bool) or not 2 <= self.n <= LP_MAX_PLAYERS:
@@ -126,6 +147,39 @@ class Config:
                     f"images of class {self.positive} with {self.n} foreground {self.patch}x{self.patch} patches")
             raise ValueError(f"samples must be >= 3 and at most the {usable} test {what}, got {self.samples}.")
 
+    def _check_models(self) -> None:
+        """``archs``, ``model_paths`` and ``target`` against the task (module docstring)."""
+        if self.task == "lm":
+            if self.target not in TARGETS:
+                raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}.")
+            if self.model_paths:
+                if len(self.model_paths) != len(self.archs) or len(set(self.archs)) != len(self.archs):
+                    raise ValueError(f"model_paths must give one local folder per model ({len(self.archs)}), and "
+                                     f"archs one distinct name each; got archs {self.archs!r}, model_paths "
+                                     f"{self.model_paths!r}.")
+                missing = [path for path in self.model_paths if not (Path(path) / "config.json").is_file()]
+                if missing:
+                    raise ValueError(f"model_paths: {missing} hold no Hugging Face model (no config.json); give the "
+                                     f"local folders of pretrained causal LMs (nothing is downloaded).")
+                return
+            allowed: Sequence[str] = CAUSAL_LMS
+        else:
+            if self.model_paths:
+                raise ValueError(f"model_paths is for task 'lm' (pretrained language models), not {self.task!r}.")
+            allowed = datasets.TEXT_ARCHES if self.task == "sst2" else names()
+        if "minilm" in self.archs and self.task == "sst2":
+            try:
+                minilm_path()
+            except (ImportError, FileNotFoundError) as err:
+                raise ValueError(f"archs: 'minilm' needs the packaged all-MiniLM-L6-v2 weights: {err}") from None
+        bad = [arch for arch in self.archs if arch not in allowed]
+        if bad:
+            pretrained = (" (trained here), or name pretrained causal LMs whose local folders model_paths gives "
+                          "(e.g. --set 'model_paths=[\"/models/llama-7b\", \"/models/opt-1.3b\"]')"
+                          if self.task == "lm" else "")
+            raise ValueError(f"archs must be among {', '.join(allowed)}{pretrained} for task {self.task!r}, "
+                             f"got {bad}.")
+
 
 def test_samples(dataset: str, positive: int, n: int, patch: int, player_seed: int,
                  data_path: str | None = None) -> list[int]:
@@ -144,26 +198,46 @@ def test_samples(dataset: str, positive: int, n: int, patch: int, player_seed: i
 def analysed_samples(config: Config, limit: bool = True) -> list[int]:
     """The analysed test samples (module docstring): the first ``samples`` (all with ``limit=False``)."""
     data_path = config.data_path or None
-    if config.task == "sst2":
+    if config.task == "lm":
+        usable = [int(i) for i in next_word_texts(config.dataset, config.n, data_path)]
+        if not config.model_paths and config.target == "text":  # targets the small models know (not [UNK])
+            tok, sentences = datasets.lm_tokenizer(datasets.folder(config.dataset, data_path)), datasets.load(
+                config.dataset, "test", data_path).sentences
+            texts = next_word_texts(config.dataset, config.n, data_path)
+            usable = [i for i in usable if next_token(tok, sentences[i], texts[i][1]) != tok.unk_token_id]
+    elif config.task == "sst2":
         usable = [int(i) for i in datasets.eligible(config.dataset, "test", config.n, data_path)]
     else:
         usable = test_samples(config.dataset, config.positive, config.n, config.patch, config.player_seed, data_path)
     return usable[: config.samples] if limit else usable
 
 
+def model_names(archs: Sequence[str]) -> list[str]:
+    """The label of each model: its architecture, numbered ``arch#1``, ``arch#2``, … when it is repeated."""
+    count = {arch: archs.count(arch) for arch in archs}
+    seen: dict[str, int] = {}
+    names_ = []
+    for arch in archs:
+        seen[arch] = seen.get(arch, 0) + 1
+        names_.append(arch if count[arch] == 1 else f"{arch}#{seen[arch]}")
+    return names_
+
+
 def model_specs(config: Config, seed: int) -> dict[str, dict[str, Any]]:
-    """The :func:`~interprim.experiments.models.train_model` parameters of every architecture of ``seed``:
-    normal training (P2), initial weights ``seed + j·OTHER_SEED``, data order ``seed``, learning rate
-    ``lrs[j]`` (or ``lr``); MNIST-3 on all of the training split, SST-2 on ``train_subset`` with ``optimizer``."""
-    common = dict(data_seed=seed, epochs=config.epochs, batch_size=config.batch_size, adversarial=False,
-                  dataset=config.dataset)
+    """The :func:`~interprim.experiments.models.train_model` parameters of every model of ``seed``, by
+    :func:`model_names`: normal training (P2), initial weights ``seed + j·OTHER_SEED`` (``j``: the model's
+    position in ``archs``), data order ``seed`` (``seed + k·OTHER_SEED`` for the ``k``-th repeat of an
+    architecture, so two models of one architecture differ in every seed), learning rate ``lrs[j]`` (or
+    ``lr``); MNIST-3 on all of the training split, SST-2 on ``train_subset`` with ``optimizer``."""
+    common = dict(epochs=config.epochs, batch_size=config.batch_size, adversarial=False, dataset=config.dataset)
     if config.task == "sst2":
         common |= dict(subset=config.train_subset, optimizer=config.optimizer)
     else:
         common |= dict(subset="all", positive=config.positive)
     lrs = config.lrs or [config.lr] * len(config.archs)
-    return {arch: dict(arch=arch, init_seed=seed + j * OTHER_SEED, lr=lrs[j], **common)
-            for j, arch in enumerate(config.archs)}
+    return {name: dict(arch=arch, init_seed=seed + j * OTHER_SEED, lr=lrs[j],
+                       data_seed=seed + config.archs[:j].count(arch) * OTHER_SEED, **common)
+            for j, (arch, name) in enumerate(zip(config.archs, model_names(config.archs)))}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,9 +283,93 @@ def sentence_values(
     data = datasets.load(dataset, "test", data_path)
     index = [int(i) for i in samples]
     net = load_model(arch, model, device=device, dataset=dataset)
-    v, _ = text_values(net, datasets.tokenizer(data_path), [data.sentences[i] for i in index], n, seed=player_seed,
+    v, _ = text_values(net, datasets.tokenizer(data_path, arch), [data.sentences[i] for i in index], n, seed=player_seed,
                        targets=data.labels[index], device=device)
     return {"values": v.numpy()}
+
+
+@functools.lru_cache(maxsize=4)
+def _next_word_texts(dataset: str, n: int, data_path: str | None) -> dict[int, tuple[str, int]]:
+    found = {}
+    for i, sentence in enumerate(datasets.load(dataset, "test", data_path).sentences):
+        spans = content_spans(sentence, ENGLISH_STOP_WORDS)
+        if len(spans) <= n or len(word_spans(sentence[: spans[-1][0]])) > MAX_TEXT_WORDS:
+            continue
+        text = sentence[: spans[-1][0]].rstrip()
+        if len(content_spans(text, ENGLISH_STOP_WORDS)) >= n:
+            found[i] = (text, spans[-1][0])
+    return found
+
+
+def next_word_texts(dataset: str, n: int, data_path: str | None = None) -> dict[int, tuple[str, int]]:
+    """Task ``lm``'s texts: ``{test sentence: (text, start)}`` for the test sentences whose text before
+    their last word with meaning (the target, at character ``start``) has ``n`` words with meaning and
+    at most :data:`MAX_TEXT_WORDS` words, in file order."""
+    return _next_word_texts(dataset, int(n), None if data_path is None else str(data_path))
+
+
+def next_token(tokenizer: Any, sentence: str, start: int) -> int:
+    """The id of the first token of the word at character ``start`` of ``sentence`` (as the tokenizer
+    splits the sentence up to and including that word)."""
+    end = next((b for a, b in word_spans(sentence) if a == start), None)
+    if end is None:
+        raise ValueError(f"no word starts at character {start} of {sentence!r}.")
+    encoding = tokenizer(sentence[:end], return_offsets_mapping=True, add_special_tokens=False)
+    for token, (a, b) in zip(encoding["input_ids"], encoding["offset_mapping"]):
+        if b > start and a < end:
+            return int(token)
+    raise ValueError(f"the tokenizer gives no token for the word {sentence[start:end]!r} of {sentence!r}.")
+
+
+def language_model(arch: str, model: Mapping[str, np.ndarray] | None, model_path: str | None, device: str,
+                   data_path: str | None) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` of task ``lm``: one trained here (its arrays ``model``) or a pretrained one read
+    from the local folder ``model_path``."""
+    if model_path:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        net = AutoModelForCausalLM.from_pretrained(model_path, local_files_only=True).to(device).eval()
+        return net, AutoTokenizer.from_pretrained(model_path, local_files_only=True)
+    if model is None:
+        raise ValueError(f"the language model {arch!r} needs its trained arrays or a model_path.")
+    return load_language_model(arch, model, device=device), datasets.lm_tokenizer(datasets.folder("sst2", data_path))
+
+
+def next_word_values(
+    *,
+    arch: str,
+    samples: Sequence[int],
+    n: int,
+    player_seed: int,
+    target: str,
+    model: Mapping[str, np.ndarray] | None = None,
+    dataset: str = "sst2",
+    device: str = "cpu",
+    data_path: str | None = None,
+    model_path: str | None = None,
+) -> dict[str, np.ndarray]:
+    """``{"values": (B, 2**n), "targets": (B,)}``: the games of a causal language model on the texts of the
+    test sentences ``samples`` (module docstring, task ``lm``) and the token each explains."""
+    texts = next_word_texts(dataset, n, data_path)
+    sentences = datasets.load(dataset, "test", data_path).sentences
+    chosen = [texts[int(i)] for i in samples]
+    net, tok = language_model(arch, model, model_path, device, data_path)
+    targets = ([next_token(tok, sentences[int(i)], start) for i, (_, start) in zip(samples, chosen)]
+               if target == "text" else None)
+    v, _ = text_values(net, tok, [text for text, _ in chosen], n, seed=player_seed, targets=targets, device=device)
+    if targets is None:
+        targets = [int(t) for t in predicted_tokens(net, tok, [text for text, _ in chosen], device)]
+    return {"values": v.numpy(), "targets": np.asarray(targets, dtype=np.int64)}
+
+
+@torch.no_grad()
+def predicted_tokens(net: Any, tok: Any, texts: Sequence[str], device: str) -> list[int]:
+    """Each text's most likely next token under ``net``."""
+    out = []
+    for text in texts:
+        ids = tok(text, return_tensors="pt")["input_ids"].to(device)
+        out.append(int(net(input_ids=ids).logits[0, -1].argmax()))
+    return out
 
 
 def extract_joint(
@@ -249,20 +407,12 @@ class Extracted:
 
 def extract(ctx: Any, config: Config, seed: int, methods: Sequence[str] = METHODS) -> Extracted:
     """Train the models of ``seed``, build their games on the analysed samples, extract them by ``methods``."""
-    data_path = config.data_path or None
     samples = analysed_samples(config)
     specs = model_specs(config, seed)
-    fit = partial(train_model, device=ctx.device, data_path=data_path)
-    trained = ctx.map("train", fit, list(specs.values()))
-    if config.task == "sst2":
-        games = partial(sentence_values, device=ctx.device, data_path=data_path)
-        params = [dict(arch=arch, samples=samples, n=config.n, player_seed=config.player_seed, dataset=config.dataset)
-                  for arch in specs]
+    if config.task == "lm":
+        trained, found = _language_values(ctx, config, specs, samples)
     else:
-        games = partial(values, device=ctx.device, data_path=data_path)
-        params = [dict(arch=arch, samples=samples, n=config.n, patch=config.patch, player_seed=config.player_seed,
-                       positive=config.positive, dataset=config.dataset) for arch in specs]
-    found = ctx.map("p2-values", games, params, deps=[{"model": t} for t in trained])
+        trained, found = _classifier_values(ctx, config, specs, samples)
     v = [np.asarray(r.value["values"], dtype=np.float64) for r in found]
     out: dict[str, list[Interactions]] = {}
     gaps: dict[str, float] = {}
@@ -281,14 +431,56 @@ def extract(ctx: Any, config: Config, seed: int, methods: Sequence[str] = METHOD
             gaps[method] = float(max(np.max(r.value["gap"]) for r in records))
     if "harsanyi" in methods:
         out["harsanyi"] = [harsanyi(x) for x in v]
+    scores = {a: accuracy(t.value) if t is not None else {"train": float("nan"), "test": float("nan")}
+              for a, t in zip(specs, trained)}
     return Extracted(archs=list(specs), samples=samples, values=v, records=list(found), methods=out,
-                     accuracy={a: accuracy(t.value) for a, t in zip(specs, trained)}, gaps=gaps)
+                     accuracy=scores, gaps=gaps)
+
+
+def _classifier_values(ctx: Any, config: Config, specs: Mapping[str, dict[str, Any]],
+                       samples: list[int]) -> tuple[list[Any], list[Any]]:
+    """Tasks ``mnist3`` and ``sst2``: train every classifier of ``specs``, then its games on ``samples``."""
+    data_path = config.data_path or None
+    trained = ctx.map("train", partial(train_model, device=ctx.device, data_path=data_path), list(specs.values()))
+    if config.task == "sst2":
+        games = partial(sentence_values, device=ctx.device, data_path=data_path)
+        params = [dict(arch=spec["arch"], samples=samples, n=config.n, player_seed=config.player_seed,
+                       dataset=config.dataset) for spec in specs.values()]
+    else:
+        games = partial(values, device=ctx.device, data_path=data_path)
+        params = [dict(arch=spec["arch"], samples=samples, n=config.n, patch=config.patch,
+                       player_seed=config.player_seed, positive=config.positive, dataset=config.dataset)
+                  for spec in specs.values()]
+    return trained, ctx.map("p2-values", games, params, deps=[{"model": t} for t in trained])
+
+
+def _language_values(ctx: Any, config: Config, specs: Mapping[str, dict[str, Any]],
+                     samples: list[int]) -> tuple[list[Any], list[Any]]:
+    """Task ``lm``: train every language model of ``specs`` (or read the pretrained ``model_paths``), then
+    its games on ``samples``."""
+    data_path = config.data_path or None
+    common = dict(samples=samples, n=config.n, player_seed=config.player_seed, target=config.target,
+                  dataset=config.dataset)
+    if config.model_paths:  # pretrained: nothing to train; the name (not the path) keys the store
+        found = [ctx.task("lm-values", partial(next_word_values, device=ctx.device, data_path=data_path,
+                                               model_path=path), dict(arch=name, **common))
+                 for name, path in zip(config.archs, config.model_paths)]
+        return [None] * len(found), found
+    lm_specs = [{key: spec[key] for key in ("arch", "init_seed", "data_seed", "epochs", "lr", "batch_size")}
+                | dict(subset=config.train_subset, dataset=config.dataset) for spec in specs.values()]
+    trained = ctx.map("train-lm", partial(train_language_model, device=ctx.device, data_path=data_path), lm_specs)
+    games = partial(next_word_values, device=ctx.device, data_path=data_path)
+    params = [dict(arch=spec["arch"], **common) for spec in specs.values()]
+    return trained, ctx.map("lm-values", games, params, deps=[{"model": t} for t in trained])
 
 
 def describe(config: Mapping[str, Any], archs: Sequence[str], count: int) -> str:
     """One line for the summaries: the task, its models, the analysed samples and the players."""
     if config["task"] == "sst2":
         what = f"{count} test sentences, n = {config['n']} words with meaning"
+    elif config["task"] == "lm":
+        what = (f"{count} texts (SST-2 test sentences before their last word with meaning), n = {config['n']} "
+                f"words with meaning, next word: {config.get('target', 'text')}")
     else:
         what = f"{count} test images of class {config['positive']}, n = {config['n']} foreground patches"
     return f"Task {config['task']}: {', '.join(archs)} on {what}"

@@ -102,7 +102,7 @@ def games(
     layer, shape = player_layer(arch, shared_layers, players, dataset)
     if datasets.is_text(dataset):
         blocks = None if layer is None else (shared_layers or low_layer_count(model)) - 1
-        values, _ = text_values(model, datasets.tokenizer(data_path), [data.sentences[i] for i in index], n,
+        values, _ = text_values(model, datasets.tokenizer(data_path, arch), [data.sentences[i] for i in index], n,
                                 seed=player_seed, targets=targets, layer=blocks, device=device)
     else:
         grid_players = central_grid_players(shape[-2:], grid=GRID, n=n, seed=player_seed)

@@ -26,16 +26,18 @@ ties: AND before OR, then the smaller bitmask), each with its type, players, ord
 value in every model, whether it is salient there, and its label ``shared`` / ``distinctive``.
 
 **Figures**: one pair (PNG, SVG) per shown sample, ``primitives-test<index>``, for the first seed:
-one row per method and model; the first panel is the image with its ``n`` players outlined and
-numbered, the next ones are the model's top salient interactions, each the image with the patches
+one row per method and model; the first panel is the input with its ``n`` players marked and
+numbered, the next ones are the model's top salient interactions, each the input with the players
 of ``T`` filled (red: positive, blue: negative effect in that model), framed green when shared and
 grey when distinctive, titled with its type, order, label and its value in every model (``*``: salient
-there). The shown images and the players' boxes are stored in the results, so the figures need
-nothing else.
+there). Images show the players as patches; sentences (tasks ``sst2`` and ``lm``) as their words, the
+players boxed. The shown inputs and the players' boxes (images) or character spans (texts) are
+stored in the results, so the figures need nothing else.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,8 @@ import numpy as np
 
 from .. import metrics
 from ..games import foreground_patches
+from ..games.players import sample_indices
+from ..games.text import ENGLISH_STOP_WORDS, content_spans
 from . import datasets, p2
 from .figures import save_figure
 
@@ -65,9 +69,6 @@ class Config(p2.Config):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.task != "mnist3":
-            raise ValueError(f"primitives draws the interactions as patches on images: task must be 'mnist3', got "
-                             f"{self.task!r} (words highlighted in sentences are not drawn yet).")
         if isinstance(self.shown, bool) or not isinstance(self.shown, int) or not 1 <= self.shown <= self.samples:
             raise ValueError(f"shown must be an integer in 1 .. samples ({self.samples}), got {self.shown!r}.")
         most = 2 * (2**self.n - 1) - self.n  # interactions once the OR singletons are merged
@@ -156,9 +157,24 @@ def boxes(masks: Any) -> list[list[int]]:
     return out
 
 
+def player_spans(text: str, n: int, seed: int) -> list[list[int]]:
+    """``[start, end]`` of each player of a text game (:class:`~interprim.games.TextGame` with ``n`` and
+    ``seed``): all its words with meaning when it has at most ``n``, else ``n`` drawn with ``seed``."""
+    spans = content_spans(text, ENGLISH_STOP_WORDS)
+    chosen = range(len(spans)) if len(spans) <= n else sample_indices(len(spans), n, seed)
+    return [list(spans[i]) for i in chosen]
+
+
 def shown_inputs(config: Config, samples: list[int]) -> tuple[list[Any], list[list[list[int]]]]:
-    """The shown test images (lists, ``(H, W)`` or ``(C, H, W)``, 4 decimals) and their players' boxes."""
+    """The shown inputs and their players: test images (lists, ``(H, W)`` or ``(C, H, W)``, 4 decimals) with
+    their players' boxes, or texts (the sentence; task ``lm``: the text before the target word) with their
+    players' character spans."""
     data = datasets.load(config.dataset, "test", config.data_path or None)
+    if config.task != "mnist3":
+        texts = (p2.next_word_texts(config.dataset, config.n, config.data_path or None) if config.task == "lm"
+                 else None)
+        shown = [texts[i][0] if texts else data.sentences[i] for i in samples[: config.shown]]
+        return shown, [player_spans(text, config.n, config.player_seed) for text in shown]
     images, players = [], []
     for i in samples[: config.shown]:
         image = data.images[i]
@@ -177,7 +193,7 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
         per_seed.append(dict(seed=seed, accuracy=found.accuracy, gaps=found.gaps,
                              statistics=seed_statistics(found, config.shown, config.top)))
     images, players = shown_inputs(config, found.samples)
-    return dict(config=asdict(config), archs=list(config.archs), samples=found.samples,
+    return dict(config=asdict(config), archs=p2.model_names(config.archs), samples=found.samples,
                 shown=found.samples[: config.shown], top=config.top, n=config.n, images=images, players=players,
                 seeds=per_seed, over_seeds=over_seeds(per_seed))
 
@@ -218,6 +234,45 @@ def _draw_players(ax: Any, image: Any, players: list[list[int]], filled: list[in
             ax.text(x0 + 0.5, y0 + 3, str(i), color="yellow", fontsize=7, fontweight="bold")
 
 
+def _draw_words(ax: Any, text: str, players: list[list[int]], filled: list[int] = (), color: str = "tab:red",
+                labels: bool = False) -> None:
+    """The text in a monospaced flow, wrapped, every player's word boxed (numbered with ``labels``) and the
+    players ``filled`` highlighted in ``color``."""
+    width = 32  # characters per line
+    lines: list[list[tuple[int, int]]] = [[]]
+    used = 0
+    for start, end in ((m.start(), m.end()) for m in re.finditer(r"\S+", text)):
+        if used and used + 1 + end - start > width:
+            lines.append([])
+            used = 0
+        lines[-1].append((start, used))
+        used += end - start + 1
+    owner = {a: i for i, (a, _) in enumerate(players)}
+    height = max(len(lines), 4)
+    for row, words in enumerate(lines):
+        for start, col in words:
+            token = re.match(r"\S+", text[start:]).group(0)
+            pieces = [(start, start + len(token))]
+            for a, b in players:  # a player is a word inside a whitespace run (punctuation split off)
+                if start <= a < start + len(token):
+                    pieces.append((a, b))
+            y = 1 - (row + 0.7) / height
+            ax.text(col / width, y, token, family="monospace", fontsize=5.5, va="center", color="0.35")
+            for a, b in pieces[1:]:
+                i = owner[a]
+                hit = i in filled
+                ax.text((col + a - start) / width, y, text[a:b], family="monospace", fontsize=5.5, va="center",
+                        color="white" if hit else "black", fontweight="bold",
+                        bbox=dict(boxstyle="square,pad=0.1", facecolor=color if hit else "white",
+                                  edgecolor=color if hit else "goldenrod", lw=0.6))
+                if labels:
+                    ax.text((col + a - start) / width, y + 0.45 / height, str(i), fontsize=5, color="goldenrod")
+    ax.set_xlim(0, 1.05)
+    ax.set_ylim(0, 1)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
 def _num(x: Any) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x:.2f}"
 
@@ -230,15 +285,18 @@ def figures(results: dict[str, Any], out_dir: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     archs, top, seed = results["archs"], results["top"], results["seeds"][0]
+    text = results["config"]["task"] != "mnist3"
+    draw = _draw_words if text else _draw_players
     paths: list[Path] = []
     for b, index in enumerate(results["shown"]):
         image, players = results["images"][b], results["players"][b]
         rows = [(method, j) for method in METHODS for j in range(len(archs))]
-        fig, axes = plt.subplots(len(rows), top + 1, figsize=(1.8 * (top + 1), 2.45 * len(rows)), squeeze=False)
+        fig, axes = plt.subplots(len(rows), top + 1, figsize=(1.8 * (top + 1), (1.6 if text else 2.45) * len(rows)),
+                                 squeeze=False)
         for r, (method, j) in enumerate(rows):
             row = seed["statistics"][method]["shown"][b]
             ax = axes[r][0]
-            _draw_players(ax, image, players, labels=True)
+            draw(ax, image, players, labels=True)
             ax.set_title(f"{method}\n{archs[j]}: {row['salient'][j]:.0f} salient, {row['shared']:.0f} shared\n"
                          f"s_and {_num(row['s_and'][j])}, s_or {_num(row['s_or'][j])}", fontsize=6)
             for c in range(top):
@@ -247,18 +305,18 @@ def figures(results: dict[str, Any], out_dir: Path) -> list[Path]:
                     ax.axis("off")
                     continue
                 item = row["top"][j][c]
-                _draw_players(ax, image, players, item["players"], "tab:red" if item["values"][j] > 0 else "tab:blue")
+                draw(ax, image, players, item["players"], "tab:red" if item["values"][j] > 0 else "tab:blue")
                 for spine in ax.spines.values():
                     spine.set_color(FRAME[item["label"]])
                     spine.set_linewidth(2.5)
                 values = "\n".join(f"{a} {v if abs(v) >= 5e-4 else 0.0:+.3f}{'*' if s else ''}"
                                    for a, v, s in zip(archs, item["values"], item["salient"]))
-                players_of = ",".join(map(str, item["players"]))
+                players_of = ",".join(_names(image, players, item["players"]) if text else map(str, item["players"]))
                 ax.set_title(f"{item['type'].upper()} {{{players_of}}} o{item['order']} {item['label']}\n{values}",
                              fontsize=6, color=FRAME[SHARED] if item["label"] == SHARED else "black")
-        fig.suptitle(f"primitives (P2 Fig. 5): test image {index}, seed {seed['seed']}; top {top} salient "
-                     f"interactions per model (green frame: shared, grey: distinctive; fill red +, blue −; "
-                     f"* salient in that model)", fontsize=7)
+        fig.suptitle(f"primitives (P2 Fig. 5): test {'sentence' if text else 'image'} {index}, seed {seed['seed']}; "
+                     f"top {top} salient interactions per model\n(green frame: shared, grey: distinctive; "
+                     f"fill red +, blue −; * salient in that model)", fontsize=7)
         fig.tight_layout()
         paths += save_figure(fig, out_dir, f"{NAME}-test{index}")
     return paths
@@ -273,8 +331,14 @@ def _fmt(entry: dict[str, Any], model: int | None = None, digits: str = ".2f") -
     return f"{mean:{digits}}" if sd is None or not np.isfinite(sd) else f"{mean:{digits}} ± {sd:{digits}}"
 
 
-def _item(item: dict[str, Any], model: int) -> str:
-    return (f"{item['type'].upper()}{{{','.join(map(str, item['players']))}}} {item['values'][model]:+.3g}"
+def _names(text: str, spans: list[list[int]], players: list[int]) -> list[str]:
+    """The words of ``players`` (indices into ``spans``, character spans of ``text``)."""
+    return [text[slice(*spans[k])] for k in players]
+
+
+def _item(item: dict[str, Any], model: int, words: tuple[str, list[list[int]]] | None = None) -> str:
+    names = _names(*words, item["players"]) if words else map(str, item["players"])
+    return (f"{item['type'].upper()}{{{','.join(names)}}} {item['values'][model]:+.3g}"
             f"{' (shared)' if item['label'] == SHARED else ''}")
 
 
@@ -293,8 +357,7 @@ def summary(results: dict[str, Any]) -> str:
         return " | ".join([*count, _fmt(stats["shared"], None, ".1f"), *share])
 
     lines = [
-        (f"Task {config['task']}: {', '.join(archs)} on {len(results['samples'])} test images of class "
-         f"{config['positive']}, n = {config['n']} foreground patches; seeds {[s['seed'] for s in seeds]}. "
+        (f"{p2.describe(config, archs, len(results['samples']))}; seeds {[s['seed'] for s in seeds]}. "
          f"Salient: |I| > τ_i = 0.02·E|v_i(N) − v_i(∅)| per model (OR singletons merged into AND); shared: salient "
          f"in every model with the same type; s_type: the share of a model's salient strength that is shared "
          f"(P2 Def. 1)."),
@@ -310,8 +373,9 @@ def summary(results: dict[str, Any]) -> str:
         for method in METHODS:
             lines.append(f"| mean ± sd over seeds | {method} | {cells(results['over_seeds'][method])} |")
     first = seeds[0]
+    what = "test image" if config["task"] == "mnist3" else "test sentence"
     lines += ["", f"## Shown samples (seed {first['seed']}), top {results['top']} salient interactions per model", "",
-              "| test image | method | " + " | ".join(per_model[: len(archs)]) + " | shared | "
+              f"| {what} | method | " + " | ".join(per_model[: len(archs)]) + " | shared | "
               + " | ".join(per_model[len(archs):]) + " |", rule]
     for b, index in enumerate(results["shown"]):
         for method in METHODS:
@@ -324,6 +388,7 @@ def summary(results: dict[str, Any]) -> str:
         for method in METHODS:
             row = first["statistics"][method]["shown"][b]
             for j, arch in enumerate(archs):
-                items = ", ".join(_item(item, j) for item in row["top"][j]) or "none salient"
+                words = (results["images"][b], results["players"][b]) if config["task"] != "mnist3" else None
+                items = ", ".join(_item(item, j, words) for item in row["top"][j]) or "none salient"
                 lines.append(f"- test {index}, {method}, {arch}: {items}")
     return "\n".join(lines) + "\n"

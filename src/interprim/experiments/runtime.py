@@ -288,7 +288,7 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
         found = p2.extract(ctx, config, seed, methods=())
         done = timed(ctx, config, found.records)
         per_seed.append(dict(seed=seed, accuracy=found.accuracy, rows=seed_rows(done, found.archs, found.samples)))
-    return dict(config=asdict(config), archs=list(config.archs), samples=found.samples, solvers=list(config.solvers),
+    return dict(config=asdict(config), archs=p2.model_names(config.archs), samples=found.samples, solvers=list(config.solvers),
                 sgd_samples=config.sgd_samples, max_iter_sgd=config.max_iter_sgd, published=dict(PUBLISHED),
                 seeds=per_seed, over_seeds=over_seeds([s["rows"] for s in per_seed]))
 

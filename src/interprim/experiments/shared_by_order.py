@@ -94,7 +94,7 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
     for seed in config.seeds:
         found = p2.extract(ctx, config, seed)
         per_seed.append(dict(seed=seed, accuracy=found.accuracy, gaps=found.gaps, statistics=seed_statistics(found)))
-    return dict(config=asdict(config), archs=list(config.archs), samples=found.samples,
+    return dict(config=asdict(config), archs=p2.model_names(config.archs), samples=found.samples,
                 orders=list(range(1, config.n + 1)), seeds=per_seed, over_seeds=over_seeds(per_seed))
 
 

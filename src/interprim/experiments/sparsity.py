@@ -135,7 +135,7 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
         per_seed.append(dict(seed=seed, accuracy=found.accuracy, gaps=found.gaps,
                              **seed_statistics(found, config.mass)))
     first = per_seed[0]
-    return dict(config=asdict(config), archs=list(config.archs), samples=found.samples, mass=config.mass,
+    return dict(config=asdict(config), archs=p2.model_names(config.archs), samples=found.samples, mass=config.mass,
                 ranks=first["ranks"], length=first["length"], pool=2 * (2**config.n - 1) - config.n,
                 seeds=per_seed, over_seeds=over_seeds(per_seed),
                 tau_over_scale=p2.spread(np.stack([np.divide(s["tau"], s["scale"]) for s in per_seed]), axis=0))

@@ -101,7 +101,7 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
         found = p2.extract(ctx, config, seed)
         per_seed.append(dict(seed=seed, accuracy=found.accuracy, gaps=found.gaps,
                              statistics=seed_statistics(found, config.ks)))
-    return dict(config=asdict(config), archs=list(config.archs), samples=found.samples, ks=list(config.ks),
+    return dict(config=asdict(config), archs=p2.model_names(config.archs), samples=found.samples, ks=list(config.ks),
                 seeds=per_seed, over_seeds=over_seeds(per_seed))
 
 

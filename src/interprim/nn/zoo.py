@@ -110,6 +110,19 @@ def _conv_size(arch: str, size: int, kernel: int, padding: int, input_size: int)
     return out
 
 
+def check_device(where: str, device: Any) -> torch.device:
+    """``device`` as a ``torch.device``; ``ValueError`` (prefixed by ``where``) for a name torch does not
+    know, or for CUDA where it is not available."""
+    prefix = f"{where}: " if where else ""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"{prefix}device={device!r} is not a torch device ({err}).") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{prefix}device={str(device)!r} but CUDA is not available here; use device='cpu'.")
+    return dev
+
+
 def _common(
     arch: str,
     in_channels: int,
@@ -124,10 +137,7 @@ def _common(
     check_int(arch, "input_size", input_size, 1)
     check_int(arch, "num_classes", num_classes, 1)
     check_int(arch, "seed", seed, 0)
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"{arch}: device={device!r} is not a torch device ({err}).") from None
+    dev = check_device(arch, device)
     blocks: _Blocks = OrderedDict()
     kwargs: dict[str, Any] = {"in_channels": in_channels, "input_size": input_size, "num_classes": num_classes}
     if normalize is not None:

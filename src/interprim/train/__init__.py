@@ -13,15 +13,19 @@ from .checkpoint import epoch_path, load_model_state
 from .config import TrainConfig
 from .evaluation import Evaluation, evaluate
 from .history import History
+from .language import LanguageScores, score_causal_lm, train_causal_lm
 from .trainer import train
 
 __all__ = [
     "Evaluation",
     "History",
+    "LanguageScores",
     "TrainConfig",
     "epoch_path",
     "evaluate",
     "load_model_state",
     "pgd_step",
+    "score_causal_lm",
     "train",
+    "train_causal_lm",
 ]
