@@ -184,7 +184,7 @@ def test_lm_configs_raise_clear_errors(tmp_path, sst2):
         _config(sst2, archs=["a", "b"], model_paths=[str(tmp_path)])
     with pytest.raises(ValueError, match="hold no Hugging Face model"):
         _config(sst2, archs=["a", "b"], model_paths=[str(tmp_path), str(tmp_path)])
-    with pytest.raises(ValueError, match="model_paths is for task 'lm'"):
+    with pytest.raises(ValueError, match="model_paths is for the text tasks"):
         tr.Config(model_paths=["x", "y"])
     with pytest.raises(ValueError, match="task 'lm' needs dataset = sst2"):
         tr.Config(task="lm", archs=list(CAUSAL_LMS))

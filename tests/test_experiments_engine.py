@@ -511,7 +511,7 @@ def test_every_shipped_config_holds_only_fields_of_its_experiment(tmp_path):
                 arches = values.get("archs", [values.get("arch")])
                 allowed = {"bert-tiny", "bert-mini", "minilm"} if source.startswith("text") else {"gpt2-tiny", "llama-tiny"}
                 assert dataset == "sst2", (name, source)
-                assert set(arches) <= allowed or source == "lm-paper", (name, source)
+                assert set(arches) <= allowed or source.endswith("paper"), (name, source)
                 assert values.get("adversarial", False) is False
             if dataset != "mnist10k":
                 assert values["data_path"] == ""

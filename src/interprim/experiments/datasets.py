@@ -87,17 +87,30 @@ def size(dataset: str, split: str, data_path: str | None = None) -> int:
     return len(load(dataset, split, data_path))
 
 
-@functools.lru_cache(maxsize=4)
-def tokenizer(data_path: str, arch: str = "bert-tiny") -> Any:
-    """The tokenizer of a text architecture: the word tokenizer of SST-2's training sentences
-    (:func:`interprim.nn.word_tokenizer`) for the models trained from scratch, the packaged one for
-    :data:`PRETRAINED` models."""
-    from ..nn import minilm_path, word_tokenizer
-
+def pretrained_folder(arch: str, model_path: str | None = None) -> str | None:
+    """The local folder of a pretrained text model: ``model_path`` when given (any Hugging Face BERT-family
+    model), the packaged all-MiniLM-L6-v2 for ``arch = "minilm"``, else ``None`` (trained from scratch)."""
+    if model_path:
+        return str(model_path)
     if arch in PRETRAINED:
+        from ..nn import minilm_path
+
+        return str(minilm_path())
+    return None
+
+
+@functools.lru_cache(maxsize=4)
+def tokenizer(data_path: str, arch: str = "bert-tiny", model_path: str | None = None) -> Any:
+    """The tokenizer of a text model: the word tokenizer of SST-2's training sentences
+    (:func:`interprim.nn.word_tokenizer`) for the models trained from scratch, the pretrained model's own
+    (:func:`pretrained_folder`) otherwise."""
+    from ..nn import word_tokenizer
+
+    folder = pretrained_folder(arch, model_path)
+    if folder:
         from transformers import AutoTokenizer
 
-        return AutoTokenizer.from_pretrained(minilm_path(), local_files_only=True)
+        return AutoTokenizer.from_pretrained(folder, local_files_only=True)
     return word_tokenizer(load("sst2", "train", data_path).sentences)
 
 
@@ -116,14 +129,15 @@ def lm_tokenizer(data_path: str) -> Any:
 
 
 def tensors(
-    dataset: str, data: ImageData | TextData, data_path: str | None = None, arch: str = "bert-tiny"
+    dataset: str, data: ImageData | TextData, data_path: str | None = None, arch: str = "bert-tiny",
+    model_path: str | None = None,
 ) -> tuple[Any, torch.Tensor]:
     """``(inputs, labels)`` as the trainer takes them: images, or ``(input_ids, attention_mask)`` by the
-    tokenizer of ``arch``, right-padded (the trainer cuts every batch to its longest sentence), at most
-    :data:`MAX_LENGTH` tokens."""
+    tokenizer of the model (:func:`tokenizer`), right-padded (the trainer cuts every batch to its longest
+    sentence), at most :data:`MAX_LENGTH` tokens."""
     if not is_text(dataset):
         return data.tensors()
-    encoded = tokenizer(folder(dataset, data_path), arch)(
+    encoded = tokenizer(folder(dataset, data_path), arch, model_path)(
         data.sentences, padding=True, truncation=True, max_length=MAX_LENGTH, return_tensors="pt"
     )
     return (encoded["input_ids"], encoded["attention_mask"]), data.labels

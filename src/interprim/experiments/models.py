@@ -27,7 +27,8 @@ import numpy as np
 import torch
 
 from ..data import ImageData, binary_task, disjoint_subsets
-from ..nn import CAUSAL_LMS, bert_tiny, build, causal_lm, copy_layers, freeze_layers, minilm
+from ..nn import (CAUSAL_LMS, bert_tiny, build, causal_lm, classifier_architecture, copy_layers, freeze_layers,
+                  load_pretrained_classifier)
 from ..train import TrainConfig, evaluate, score_causal_lm, train, train_causal_lm
 from . import datasets
 
@@ -74,8 +75,14 @@ def train_model(
     positive: int | None = None,
     device: str = "cpu",
     data_path: str | None = None,
+    model_path: str | None = None,
 ) -> dict[str, np.ndarray]:
     """Train a model on ``dataset`` and return its ``state_dict`` as numpy arrays plus ``accuracy``.
+
+    Text models with a pretrained folder (``model_path``, any local Hugging Face BERT-family model, or
+    the packaged MiniLM for ``arch = "minilm"``) are fine-tuned from its weights with a classification
+    head initialised with ``init_seed``, reading the sentences with its own tokenizer; ``arch`` then only
+    names the model (the path, like ``data_path`` and ``device``, is not part of what identifies a task).
 
     With ``donor`` (the arrays of a model of architecture ``donor_arch``, e.g. an earlier task's
     result) the first ``shared_layers`` layers
@@ -92,7 +99,7 @@ def train_model(
     train_data, test_data = (task_data(dataset, split, positive, data_path) for split in datasets.SPLITS)
     train_data = train_data.subset(subset_indices(subset, len(train_data), subset_size))
     model = build_model(arch, seed=init_seed, dataset=dataset, vocab_size=_vocab_size(dataset, data_path),
-                        binary=positive is not None, pretrained=True)
+                        binary=positive is not None, pretrained=True, model_path=model_path)
     if shared_layers:
         if donor is None or donor_arch is None:
             raise ValueError(f"shared_layers={shared_layers} needs a donor model and its donor_arch to copy from.")
@@ -102,7 +109,8 @@ def train_model(
     schedule = dict(lr_schedule="linear", warmup=WARMUP) if optimizer == "adamw" else {}
     config = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, adversarial=adversarial, seed=data_seed,
                          device=device, optimizer=optimizer, **schedule)
-    train_tensors, test_tensors = (datasets.tensors(dataset, d, data_path, arch) for d in (train_data, test_data))
+    train_tensors, test_tensors = (datasets.tensors(dataset, d, data_path, arch, model_path)
+                                   for d in (train_data, test_data))
     train(model, train_tensors, None, config, progress=False)
     model.eval()
     accuracy = [evaluate(model, *data, batch_size=256).acc for data in (train_tensors, test_tensors)]
@@ -137,17 +145,20 @@ def build_model(
     arch: str, seed: int = 0, device: str = "cpu", dataset: str = "mnist10k", vocab_size: int | None = None,
     binary: bool = False,
     pretrained: bool = False,
+    model_path: str | None = None,
 ) -> torch.nn.Module:
     """A model for ``dataset`` with initial weights from ``seed``: a zoo model for its images (MNIST-10k:
     ``1 × 28 × 28``, CIFAR-10: ``3 × 32 × 32``, 10 classes, or 2 with ``binary``), or for SST-2
     ``bert-tiny`` / ``bert-mini`` with ``vocab_size`` words (BERT's 30 522 when not given: enough to ask
-    about the layers) or ``minilm`` (its packaged weights with ``pretrained``, else random weights that a
-    ``state_dict`` replaces)."""
+    about the layers), or a pretrained classifier (``minilm`` or any ``arch`` with ``model_path``,
+    :func:`~interprim.experiments.datasets.pretrained_folder`): its weights with a fresh head with
+    ``pretrained``, else its architecture with random weights that a ``state_dict`` replaces."""
     if datasets.is_text(dataset):
+        folder = datasets.pretrained_folder(arch, model_path)
+        if folder:
+            return pretrained_classifier(folder, seed=seed, device=device, pretrained=pretrained)
         if arch not in datasets.TEXT_ARCHES:
             raise ValueError(f"dataset {dataset!r} takes arch in {datasets.TEXT_ARCHES}, got {arch!r}.")
-        if arch == "minilm":
-            return minilm(num_labels=2, seed=seed, device=device, pretrained=pretrained)
         return bert_tiny(num_labels=2, vocab_size=vocab_size or 30522, seed=seed, device=device,
                          size=arch.removeprefix("bert-"))
     if dataset not in datasets.IMAGES:
@@ -157,11 +168,13 @@ def build_model(
 
 
 def load_model(
-    arch: str, state: Mapping[str, np.ndarray], device: str = "cpu", dataset: str = "mnist10k", binary: bool = False
+    arch: str, state: Mapping[str, np.ndarray], device: str = "cpu", dataset: str = "mnist10k", binary: bool = False,
+    model_path: str | None = None,
 ) -> torch.nn.Module:
-    """Rebuild a model of :func:`train_model` from its arrays, in eval mode (``binary``: trained with ``positive``)."""
-    vocab = np.asarray(state[_WORDS]).shape[0] if datasets.is_text(dataset) else None
-    model = build_model(arch, device=device, dataset=dataset, vocab_size=vocab, binary=binary)
+    """Rebuild a model of :func:`train_model` from its arrays, in eval mode (``binary``: trained with ``positive``;
+    ``model_path``: fine-tuned from that folder)."""
+    vocab = np.asarray(state[_WORDS]).shape[0] if datasets.is_text(dataset) and _WORDS in state else None
+    model = build_model(arch, device=device, dataset=dataset, vocab_size=vocab, binary=binary, model_path=model_path)
     weights = {name: torch.as_tensor(np.asarray(value)) for name, value in state.items() if name != _ACCURACY}
     model.load_state_dict(weights)
     return model.eval()
@@ -213,3 +226,12 @@ def load_language_model(arch: str, state: Mapping[str, np.ndarray], device: str 
     model = causal_lm(arch, vocab, device=device, max_position_embeddings=datasets.MAX_LENGTH)
     model.load_state_dict(weights)
     return model.eval()
+
+
+def pretrained_classifier(folder: str, seed: int = 0, device: str = "cpu", pretrained: bool = True) -> torch.nn.Module:
+    """A two-class ``AutoModelForSequenceClassification`` of the local folder: its weights with a head
+    initialised with ``seed`` (:func:`~interprim.nn.load_pretrained_classifier`), or with ``pretrained=False``
+    its architecture alone (``config.json``; random weights, no checkpoint read and no loading warning)."""
+    if pretrained:
+        return load_pretrained_classifier(folder, num_labels=2, seed=seed, device=device)[0]
+    return classifier_architecture(folder, num_labels=2, device=device)

@@ -10,10 +10,13 @@ class (the scalar output before the softmax). Every model explains the same imag
 patches. Only positive test images with at least ``n`` foreground patches are analysed, the first
 ``samples`` of them.
 
-**Task** ``sst2`` (P2 §4, Task 1, at a size that trains here): several BERT architectures
-(``archs`` among ``bert-tiny`` and ``bert-mini``, :func:`~interprim.nn.bert_tiny`) trained from
-scratch on SST-2 (``data_path``; ``train_subset`` of its training sentences, AdamW with
-``optimizer = "adamw"``) explain the same test sentences with the same ``n`` words with meaning as
+**Task** ``sst2`` (P2 §4, Task 1): several transformer classifiers trained on SST-2 (``data_path``;
+``train_subset`` of its training sentences, AdamW with ``optimizer = "adamw"``): ``bert-tiny`` and
+``bert-mini`` (:func:`~interprim.nn.bert_tiny`) from scratch, ``minilm`` fine-tuned from the packaged
+all-MiniLM-L6-v2 (:func:`~interprim.nn.minilm`), or models fine-tuned from the local folders
+``model_paths`` (P2: BERT-base and BERT-large; ``archs`` then names them). An architecture listed
+twice is two models that differ in every seed (:func:`model_specs`), labelled ``arch#1``, ``arch#2``.
+They explain the same test sentences with the same ``n`` words with meaning as
 players (drawn with ``player_seed`` among :func:`~interprim.games.content_words`, so every model
 gets the same words whatever its tokenizer), masked at the word embeddings by the mean vector, and
 ``v`` = the log-odds of the true label. Only test sentences with at least ``n`` such words are
@@ -149,23 +152,24 @@ class Config:
 
     def _check_models(self) -> None:
         """``archs``, ``model_paths`` and ``target`` against the task (module docstring)."""
+        if self.task == "lm" and self.target not in TARGETS:
+            raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}.")
+        if self.model_paths:
+            if self.task == "mnist3":
+                raise ValueError("model_paths is for the text tasks (pretrained models in local folders), not 'mnist3'.")
+            distinct = self.task != "lm" or len(set(self.archs)) == len(self.archs)  # pretrained LMs are not trained
+            if len(self.model_paths) != len(self.archs) or not distinct:
+                raise ValueError(f"model_paths must give one local folder per model ({len(self.archs)}), and archs "
+                                 f"{'one distinct name each' if self.task == 'lm' else 'their names'}; got archs "
+                                 f"{self.archs!r}, model_paths {self.model_paths!r}.")
+            missing = [path for path in self.model_paths if not (Path(path) / "config.json").is_file()]
+            if missing:
+                raise ValueError(f"model_paths: {missing} hold no Hugging Face model (no config.json); give the local "
+                                 f"folders of pretrained models (nothing is downloaded).")
+            return
         if self.task == "lm":
-            if self.target not in TARGETS:
-                raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}.")
-            if self.model_paths:
-                if len(self.model_paths) != len(self.archs) or len(set(self.archs)) != len(self.archs):
-                    raise ValueError(f"model_paths must give one local folder per model ({len(self.archs)}), and "
-                                     f"archs one distinct name each; got archs {self.archs!r}, model_paths "
-                                     f"{self.model_paths!r}.")
-                missing = [path for path in self.model_paths if not (Path(path) / "config.json").is_file()]
-                if missing:
-                    raise ValueError(f"model_paths: {missing} hold no Hugging Face model (no config.json); give the "
-                                     f"local folders of pretrained causal LMs (nothing is downloaded).")
-                return
             allowed: Sequence[str] = CAUSAL_LMS
         else:
-            if self.model_paths:
-                raise ValueError(f"model_paths is for task 'lm' (pretrained language models), not {self.task!r}.")
             allowed = datasets.TEXT_ARCHES if self.task == "sst2" else names()
         if "minilm" in self.archs and self.task == "sst2":
             try:
@@ -174,9 +178,11 @@ class Config:
                 raise ValueError(f"archs: 'minilm' needs the packaged all-MiniLM-L6-v2 weights: {err}") from None
         bad = [arch for arch in self.archs if arch not in allowed]
         if bad:
-            pretrained = (" (trained here), or name pretrained causal LMs whose local folders model_paths gives "
-                          "(e.g. --set 'model_paths=[\"/models/llama-7b\", \"/models/opt-1.3b\"]')"
-                          if self.task == "lm" else "")
+            pretrained = {"lm": " (trained here), or name pretrained causal LMs whose local folders model_paths "
+                                "gives (e.g. --set 'model_paths=[\"/models/llama-7b\", \"/models/opt-1.3b\"]')",
+                          "sst2": ", or name pretrained BERT-family models whose local folders model_paths gives "
+                                  "(e.g. --set 'model_paths=[\"/models/bert-base\", \"/models/bert-large\"]')"
+                          }.get(self.task, "")
             raise ValueError(f"archs must be among {', '.join(allowed)}{pretrained} for task {self.task!r}, "
                              f"got {bad}.")
 
@@ -278,12 +284,14 @@ def sentence_values(
     dataset: str = "sst2",
     device: str = "cpu",
     data_path: str | None = None,
+    model_path: str | None = None,
 ) -> dict[str, np.ndarray]:
-    """``{"values": (B, 2**n)}``: the games of a text model on the test sentences ``samples`` (module docstring)."""
+    """``{"values": (B, 2**n)}``: the games of a text model (fine-tuned from ``model_path`` where given) on the
+    test sentences ``samples`` (module docstring)."""
     data = datasets.load(dataset, "test", data_path)
     index = [int(i) for i in samples]
-    net = load_model(arch, model, device=device, dataset=dataset)
-    v, _ = text_values(net, datasets.tokenizer(data_path, arch), [data.sentences[i] for i in index], n, seed=player_seed,
+    net = load_model(arch, model, device=device, dataset=dataset, model_path=model_path)
+    v, _ = text_values(net, datasets.tokenizer(data_path, arch, model_path), [data.sentences[i] for i in index], n, seed=player_seed,
                        targets=data.labels[index], device=device)
     return {"values": v.numpy()}
 
@@ -441,6 +449,16 @@ def _classifier_values(ctx: Any, config: Config, specs: Mapping[str, dict[str, A
                        samples: list[int]) -> tuple[list[Any], list[Any]]:
     """Tasks ``mnist3`` and ``sst2``: train every classifier of ``specs``, then its games on ``samples``."""
     data_path = config.data_path or None
+    if config.model_paths:  # fine-tuned from local folders: each model's own path beside its key
+        trained, found = [], []
+        for (name, spec), path in zip(specs.items(), config.model_paths):
+            trained.append(ctx.task("train", partial(train_model, device=ctx.device, data_path=data_path,
+                                                     model_path=path), spec))
+            params = dict(arch=spec["arch"], samples=samples, n=config.n, player_seed=config.player_seed,
+                          dataset=config.dataset)
+            found.append(ctx.task("p2-values", partial(sentence_values, device=ctx.device, data_path=data_path,
+                                                       model_path=path), params, deps={"model": trained[-1]}))
+        return trained, found
     trained = ctx.map("train", partial(train_model, device=ctx.device, data_path=data_path), list(specs.values()))
     if config.task == "sst2":
         games = partial(sentence_values, device=ctx.device, data_path=data_path)

@@ -6,7 +6,16 @@ from __future__ import annotations
 from .blocks import BasicBlock, Normalize, PadShortcut
 from .layers import Layer, layers, low_layer_count, low_layers_output
 from .surgery import copy_layers, freeze_layers, reinit_layers, split_at
-from .text import CAUSAL_LMS, bert_tiny, causal_lm, load_pretrained_classifier, minilm, minilm_path, word_tokenizer
+from .text import (
+    CAUSAL_LMS,
+    bert_tiny,
+    causal_lm,
+    classifier_architecture,
+    load_pretrained_classifier,
+    minilm,
+    minilm_path,
+    word_tokenizer,
+)
 from .zoo import (
     ZooModel,
     alexnet,
@@ -32,6 +41,7 @@ __all__ = [
     "alexnet",
     "bert_tiny",
     "causal_lm",
+    "classifier_architecture",
     "build",
     "copy_layers",
     "freeze_layers",

@@ -165,12 +165,22 @@ def minilm(
     fine-tuned model (reloading it this way reads no checkpoint and prints no warning). The
     tokenizer is ``AutoTokenizer.from_pretrained(minilm_path())``.
     """
-    transformers = _transformers("minilm")
     check_int("minilm", "num_labels", num_labels, 1)
     if pretrained:
         return load_pretrained_classifier(minilm_path(), num_labels, seed, device=device)[0]
-    dev = _device("minilm", device)
-    config = transformers.AutoConfig.from_pretrained(minilm_path(), num_labels=num_labels, local_files_only=True)
+    return classifier_architecture(minilm_path(), num_labels, device=device)
+
+
+def classifier_architecture(path: str | Path, num_labels: int = 2, *, device: str | torch.device = "cpu") -> Any:
+    """The ``AutoModelForSequenceClassification`` architecture of the local model folder ``path`` (its
+    ``config.json`` only) with random weights, in eval mode: the frame into which the ``state_dict`` of a
+    model fine-tuned from that folder is loaded (no checkpoint is read, so no loading warning)."""
+    transformers = _transformers("classifier_architecture")
+    check_int("classifier_architecture", "num_labels", num_labels, 1)
+    dev = _device("classifier_architecture", device)
+    if not (Path(path) / "config.json").is_file():
+        raise FileNotFoundError(f"classifier_architecture: {str(path)!r} is not a model folder (no config.json).")
+    config = transformers.AutoConfig.from_pretrained(path, num_labels=num_labels, local_files_only=True)
     return transformers.AutoModelForSequenceClassification.from_config(config).to(dev).eval()
 
 
