@@ -152,3 +152,35 @@ def test_text_values_targets_and_errors(text_model):
         text_values(model, tokenizer, SENTENCES, n=5)
     with pytest.raises(ValueError, match="non-empty sequence of strings"):
         text_values(model, tokenizer, SENTENCES[0])
+
+
+def test_several_models_in_one_call_equal_one_call_per_model():
+    """image_values / text_values with a list of models: (m, B, 2**n), row j equal to model j's own call; the
+    text players are the same words for every model and tokenizer."""
+    from interprim.games import image_values, patch_grid
+
+    models = [build("lenet", in_channels=1, input_size=28, seed=s).eval() for s in (0, 1)]
+    images = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    players = patch_grid(28, 28, 7)[:4]
+    together = image_values(models, images, players, targets=[1, 2, 3])
+    assert together.shape == (2, 3, 16)
+    for j, model in enumerate(models):
+        torch.testing.assert_close(together[j], image_values(model, images, players, targets=[1, 2, 3]))
+    with pytest.raises(ValueError, match="model: give one model or a non-empty list"):
+        image_values([], images, players)
+
+    pytest.importorskip("transformers")
+    from interprim.games import text_values
+    from interprim.nn import bert_tiny, word_tokenizer
+
+    sentences = ["a truly great movie with a clever plot", "dull acting and a boring story overall"]
+    tok = word_tokenizer(sentences)
+    texts = [bert_tiny(vocab_size=len(tok), seed=s, size=size).eval() for s, size in ((0, "tiny"), (1, "mini"))]
+    values, words = text_values(texts, [tok, tok], sentences, n=3, targets=[1, 0])
+    assert values.shape == (2, 2, 8)
+    for j, model in enumerate(texts):
+        alone, alone_words = text_values(model, tok, sentences, n=3, targets=[1, 0])
+        torch.testing.assert_close(values[j], alone)
+        assert alone_words == words
+    with pytest.raises(ValueError, match="tokenizer: give one tokenizer for all models or one per model"):
+        text_values(texts, [tok], sentences, n=3)

@@ -58,14 +58,16 @@ def hand_log_odds(logits, y):
 
 
 def test_words_skip_stop_words_and_punctuation(tokenizer, bert):
-    game = TextGame(bert, tokenizer, SENTENCE, n=10)
+    with pytest.warns(UserWarning, match="n=10 but the sentence .* has only 6 words with meaning: the game has 6"):
+        game = TextGame(bert, tokenizer, SENTENCE, n=10)
     # 'the', 'is', 'and', 't' are stop words; ',', '.', "'" punctuation; negations stay
     assert game.words == ["movie", "unbelievable", "not", "good", "Plots", "don"]
     assert game.n_players == 6 and isinstance(game, Game)
     tokens = game.tokens
     assert [tuple(tokens[i] for i in w) for w in game.word_tokens][1:2] == [("un", "##believ", "##able")]
     assert "not" not in ENGLISH_STOP_WORDS and "the" in ENGLISH_STOP_WORDS
-    everything = TextGame(bert, tokenizer, SENTENCE, n=20, stop_words=())
+    with pytest.warns(UserWarning, match="has only 10 words with meaning"):
+        everything = TextGame(bert, tokenizer, SENTENCE, n=20, stop_words=())
     assert everything.words == ["The", "movie", "is", "unbelievable", "and", "not", "good", "Plots", "don", "t"]
 
 

@@ -80,8 +80,10 @@ def as_vectors(name: str, x: Any, copies: float = 1.0) -> tuple[Any, int]:
 
     Accepts a numpy array (or anything ``np.asarray`` takes) or a torch tensor of shape
     ``(..., 2**n)``. Integers become float64; float32/float64 are kept; everything else
-    (bool, complex, float16, object) and any NaN or infinity raise ``ValueError``. The
-    result is the input itself when no conversion was needed: callers must not write to it.
+    (bool, complex, float16, object), any NaN or infinity and the masked entries of a numpy masked
+    array raise ``ValueError``. A numpy array with a negative stride (a view such as
+    ``v[..., ::-1]``) is copied (:func:`positive_strides`). The result is the input itself when no
+    conversion was needed: callers must not write to it.
     ``copies`` is how many arrays of the input's size the caller will allocate.
     """
     if is_torch(x):
@@ -93,6 +95,14 @@ def as_vectors(name: str, x: Any, copies: float = 1.0) -> tuple[Any, int]:
             raise ValueError(f"{name}: dtype {x.dtype} is not supported; pass float32 or float64 (or integers).")
         finite = bool(torch.isfinite(x).all()) if x.numel() else True
     else:
+        if np.ma.isMaskedArray(x):  # masked entries are missing values, which a vector over subsets cannot have
+            missing = int(np.ma.getmaskarray(x).sum())
+            if missing:
+                raise ValueError(
+                    f"{name}: a masked array with {missing} masked entries; every entry must be a finite number "
+                    f"(fill them, e.g. x.filled(0), or drop those samples)."
+                )
+            x = np.ma.getdata(x)
         if not isinstance(x, np.ndarray):
             try:
                 x = np.asarray(x)
@@ -107,6 +117,7 @@ def as_vectors(name: str, x: Any, copies: float = 1.0) -> tuple[Any, int]:
                 f"{name}: dtype {x.dtype} is not supported; pass a numpy array or torch tensor of "
                 f"float32 or float64 (or integers)."
             )
+        x = positive_strides(x)
         finite = bool(np.isfinite(x).all())
     if x.ndim == 0:
         raise ValueError(f"{name}: got a scalar; pass a vector of length 2**n over all subsets of the n players.")
@@ -123,10 +134,15 @@ def same_kind(x: Any, like: Any) -> Any:
     if is_torch(like):
         if is_torch(x):
             return x.to(device=like.device, dtype=like.dtype)
-        return torch.as_tensor(np.asarray(x), dtype=like.dtype, device=like.device)
+        return torch.as_tensor(positive_strides(np.asarray(x)), dtype=like.dtype, device=like.device)
     if is_torch(x):
         x = x.detach().cpu().numpy()
     return np.asarray(x, dtype=like.dtype)
+
+
+def positive_strides(x: np.ndarray) -> np.ndarray:
+    """``x``, copied when a stride is negative (a view such as ``x[..., ::-1]``): torch cannot share such memory."""
+    return np.ascontiguousarray(x) if any(s < 0 for s in x.strides) else x
 
 
 def check_same_shape(name_a: str, a: Any, name_b: str, b: Any) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +18,8 @@ from .interactions import Interactions
 
 _METHODS = {"harsanyi": harsanyi, "and_or": and_or, "sparse_and_or": sparse_and_or}
 _LAYER = "pool1"  # the LeNet's first block: the demo's players live on its output feature map
+#: the most players the demo explains: its solver takes minutes at n = 12 on a CPU, and each player doubles the work
+DEMO_MAX_PLAYERS = 12
 
 
 def _toy_game() -> tuple[np.ndarray, tuple[str, ...]]:
@@ -56,7 +61,16 @@ def _demo(args: argparse.Namespace) -> int:
     from .plot import interaction_panel
     from .train import TrainConfig, train
 
+    out_dir = Path(args.out_dir)
+    problem = _unwritable(out_dir)
+    if problem:
+        print(f"error: --out-dir {out_dir}: {problem}", file=sys.stderr)
+        return 2
     train_data, test_data = load_mnist10k("train"), load_mnist10k("test")
+    if args.images > len(test_data):
+        print(f"error: --images {args.images}: the embedded test split has {len(test_data)} digits; ask for at most "
+              f"that many.", file=sys.stderr)
+        return 2
     if args.train_size:
         train_data = train_data.subset(np.arange(min(args.train_size, len(train_data))))
     print(f"interprim {__version__} demo: a LeNet trained on {len(train_data)} embedded MNIST-10k digits, then the "
@@ -76,7 +90,6 @@ def _demo(args: argparse.Namespace) -> int:
     values = image_values(model, test_data.images[chosen], players, layer=_LAYER, targets=test_data.labels[chosen])
     names = [f"p{i}" for i in range(args.players)]
     r = sparse_and_or(values, tol=args.tol, max_iter=args.max_iter, players=names, progress=True)
-    out_dir = Path(args.out_dir)
     for row, i in enumerate(chosen):
         s = r[row]
         print(f"\n== test digit #{i}, label {int(test_data.labels[i])}: v(N) − v(∅) = "
@@ -106,13 +119,60 @@ def _toy_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _unwritable(folder: Path) -> str | None:
+    """Why files cannot be written into ``folder`` (created if missing), or ``None`` when they can."""
+    if folder.exists() and not folder.is_dir():
+        return "it exists and is not a folder; pass a folder."
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        return f"cannot write there ({e.strerror or e}); pass a folder you can write to."
+    return None
+
+
+def _read_values(path: Path) -> np.ndarray:
+    """The value vectors in ``path``: a ``.npy`` file or a text file of numbers, told apart by their content."""
+    with open(path, "rb") as f:
+        start = f.read(6)
+    if start == b"\x93NUMPY":
+        try:
+            return np.load(path, allow_pickle=False)
+        except (EOFError, ValueError) as e:
+            raise ValueError(f"{path} is not a readable .npy file of numbers ({e}).") from None
+    if start.startswith(b"PK"):
+        raise ValueError(
+            f"{path} is an .npz archive (saved interactions?); extract reads value vectors from a .npy file or a text "
+            f"file of 2**n numbers (read saved interactions with interprim.Interactions.load)."
+        )
+    try:
+        return np.loadtxt(path, ndmin=1)
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"{path} is neither a .npy file nor a text file of numbers; extract reads value vectors of length 2**n "
+            f"from one of those."
+        ) from None
+    except ValueError as e:
+        raise ValueError(f"{path} is not a text file of numbers ({e}).") from None
+
+
 def _extract(args: argparse.Namespace) -> int:
     path = Path(args.values)
     if not path.is_file():
         print(f"error: {path} is not a file", file=sys.stderr)
         return 2
+    if args.out is not None:
+        out = Path(args.out)
+        if out.is_dir() or not out.name:
+            print(f"error: --out {args.out} is a folder; pass a file name, e.g. {out / 'interactions.npz'}",
+                  file=sys.stderr)
+            return 2
+        if not out.parent.is_dir():
+            print(f"error: --out {args.out}: the folder {out.parent} does not exist", file=sys.stderr)
+            return 2
     try:
-        v = np.load(path, allow_pickle=False) if path.suffix == ".npy" else np.loadtxt(path, ndmin=1)
+        v = _read_values(path)
         r = _METHODS[args.method](v)
         print(r)
         if not r.batch_shape:
@@ -187,6 +247,36 @@ def _positive_int(text: str) -> int:
     return k
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        k = int(text)
+    except ValueError:
+        k = -1
+    if not 0 <= k < 2**63:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return k
+
+
+def _demo_players(text: str) -> int:
+    k = _positive_int(text)
+    if k > DEMO_MAX_PLAYERS:
+        raise argparse.ArgumentTypeError(
+            f"the demo explains at most {DEMO_MAX_PLAYERS} players (its solver takes minutes at n = {DEMO_MAX_PLAYERS} "
+            f"on a CPU and each player doubles the work), got {k}"
+        )
+    return k
+
+
+def _relative_gap(text: str) -> float:
+    try:
+        tol = float(text)
+    except ValueError:
+        tol = math.nan
+    if not 0 < tol < 1:
+        raise argparse.ArgumentTypeError(f"expected a relative gap in (0, 1), e.g. 0.01, got {text!r}")
+    return tol
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="interprim", description="AND-OR interaction primitives of neural networks.")
     p.add_argument("--version", action="version", version=f"interprim {__version__}")
@@ -196,10 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--epochs", type=_positive_int, default=2, help="training epochs")
     d.add_argument("--train-size", type=_positive_int, default=None, help="train on the first N digits only")
     d.add_argument("--images", type=_positive_int, default=3, help="how many test digits to explain")
-    d.add_argument("--players", type=_positive_int, default=10, help="feature-map patches (players), at most 16")
-    d.add_argument("--tol", type=float, default=1e-2, help="certified relative gap of the solver")
+    d.add_argument("--players", type=_demo_players, default=10,
+                   help=f"feature-map patches (players), at most {DEMO_MAX_PLAYERS}")
+    d.add_argument("--tol", type=_relative_gap, default=1e-2, help="certified relative gap of the solver, in (0, 1)")
     d.add_argument("--max-iter", type=_positive_int, default=5000, help="iteration limit of the solver")
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--seed", type=_non_negative_int, default=0)
     d.add_argument("--out-dir", default="interprim-demo", help="where the figure and the interactions go")
     d.add_argument("--toy", action="store_true", help="only the small built-in example with a planted structure")
     d.set_defaults(func=_demo)
@@ -215,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = xs.add_parser("run", help="run an experiment (or all) into an output folder; reruns resume from the store")
     r.add_argument("name", help="an experiment of `interprim experiment list`, or all")
     r.add_argument("--config", default="cpu", help="cpu (minutes on a CPU), paper (the papers' scale), text-cpu or "
-                   "text-paper (SST-2 with BERT-Tiny, where P1 runs text), or a FILE.toml")
+                   "text-paper (SST-2 with BERT-Tiny or MiniLM), lm-cpu or lm-paper (P2's next-word task), "
+                   "or a FILE.toml")
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value (a TOML value: seeds=[0,1,2], lr=0.01, arch=lenet); repeatable")
     r.add_argument("--out", help="output folder (default runs/<name>-<timestamp>)")
@@ -232,7 +324,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        code = args.func(args)
+        sys.stdout.flush()  # a reader that went away shows here, not at exit
+    except BrokenPipeError:  # e.g. `interprim demo --toy | head`: stop quietly, as other commands do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,6 +22,7 @@ import re
 import tempfile
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -52,6 +53,41 @@ def _part(part: Any, key: Any) -> str:
             f"'_ - + = @ , .', not starting with '.' and not ending with .npz, .json or .tmp (no '/', '..' or spaces)."
         )
     return part
+
+
+def read_npz(path: Path, header: str) -> tuple[dict[str, np.ndarray], dict]:
+    """The arrays of the ``.npz`` file ``path`` and its JSON header (the string entry ``header``), read without pickle.
+
+    Returns ``(arrays, header)`` with the header entry taken out of ``arrays``. Raises ``ValueError``
+    saying what is wrong when ``path`` is not such a file: empty, truncated, damaged or random bytes,
+    a ``.npy`` array, or an archive whose ``header`` entry is missing or not a JSON object; callers
+    add which file they expected.
+    """
+    try:
+        with open(path, "rb") as f:
+            start = f.read(6)
+    except OSError as e:
+        raise ValueError(f"it cannot be read ({e})") from None
+    if not start:
+        raise ValueError("the file is empty")
+    if start == b"\x93NUMPY":
+        raise ValueError("it is a .npy file (a single array), not an .npz archive")
+    if not start.startswith(b"PK"):  # numpy would take it for pickled data
+        raise ValueError(f"it is not an .npz archive (it starts with the bytes {start!r}, not a zip signature)")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except (OSError, EOFError, ValueError, NotImplementedError, zipfile.BadZipFile, zlib.error) as e:
+        raise ValueError(f"{type(e).__name__}: {e}") from None
+    if header not in arrays:
+        raise ValueError(f"it has no {header!r} entry (its entries are {sorted(arrays)[:10]})")
+    try:
+        parsed = json.loads(str(arrays.pop(header)))
+    except ValueError as e:  # JSONDecodeError
+        raise ValueError(f"its {header!r} entry is not JSON ({e})") from None
+    if not isinstance(parsed, dict):
+        raise ValueError(f"its {header!r} entry is JSON {type(parsed).__name__}, not an object")
+    return arrays, parsed
 
 
 def _sort_key(key: Key) -> tuple:
@@ -211,15 +247,13 @@ class Store:
         if not path.is_file():
             raise KeyError(f"no record {parts} in {self}.")
         try:
-            with np.load(path, allow_pickle=False) as npz:
-                arrays = {name: npz[name] for name in npz.files}
-            header = json.loads(str(arrays.pop(_HEADER)))
-            if not isinstance(header, dict) or header.get("format") != _FORMAT:
-                raise ValueError(f"header {header!r} is not of format {_FORMAT}")
-        except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as e:
+            arrays, header = read_npz(path, _HEADER)
+            if header.get("format") != _FORMAT:
+                raise ValueError(f"its header has the format {header.get('format')!r}, not {_FORMAT!r}")
+        except ValueError as e:
             raise ValueError(
-                f"{path} is not a readable {_FORMAT} record ({type(e).__name__}: {e}); it was not written by "
-                f"Store.put: delete it to recompute it."
+                f"{path} is not a readable {_FORMAT} record ({e}); it was not written by Store.put: delete it to "
+                f"recompute it."
             ) from None
         return arrays, header.get("info", {})
 

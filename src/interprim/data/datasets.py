@@ -78,6 +78,12 @@ class ImageData:
                 f"images must be floating point in [0, 1], got dtype {images.dtype}; divide 8-bit pixels by 255."
             )
         images = images.to(torch.float32)
+        if not bool(torch.isfinite(images).all()):
+            bad = int((~torch.isfinite(images)).flatten(1).any(1).sum())
+            raise ValueError(
+                f"images holds NaN or infinite values in {bad} of {images.shape[0]} images; every pixel must be a "
+                f"number in [0, 1]."
+            )
         if images.numel() and (float(images.min()) < 0.0 or float(images.max()) > 1.0):
             raise ValueError(
                 f"images must lie in [0, 1], got values in [{float(images.min())}, {float(images.max())}]; "

@@ -9,6 +9,7 @@ with ``csv.QUOTE_NONE``.
 from __future__ import annotations
 
 import csv
+import io
 import os
 from pathlib import Path
 
@@ -23,6 +24,19 @@ _SPLITS = ("train", "dev", "test")
 _TEXT_COLUMNS = ("sentence", "content")
 
 
+def _utf8_text(path: Path) -> io.StringIO:
+    """The text of ``path`` decoded as UTF-8, as a file for :mod:`csv`; ``ValueError`` naming the file otherwise."""
+    raw = path.read_bytes()
+    try:
+        return io.StringIO(raw.decode("utf-8"), newline="")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise ValueError(
+            f"{path}, line {line}: the byte {raw[e.start : e.start + 1]!r} is not UTF-8; SST-2 files are UTF-8 text: "
+            f"convert it (e.g. iconv -f latin1 -t utf-8)."
+        ) from None
+
+
 def load_sst2(directory: str | os.PathLike, split: str = "train") -> TextData:
     """Load the SST-2 ``split`` ("train", "dev" or "test") from ``directory/<split>.tsv``.
 
@@ -35,7 +49,7 @@ def load_sst2(directory: str | os.PathLike, split: str = "train") -> TextData:
         raise FileNotFoundError(f"SST-2 {split} split not found: expected the file {path}.")
     sentences: list[str] = []
     labels: list[int] = []
-    with open(path, encoding="utf-8", newline="") as f:
+    with _utf8_text(path) as f:
         rows = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(rows, None)
         if header is None:

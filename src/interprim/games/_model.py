@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._array import positive_strides
 from .base import CPU_BATCH_BYTES, DEFAULT_MEMORY_BUDGET, BaseGame
 from .outputs import check_target, predicted_class, resolve_output
 
@@ -34,7 +35,9 @@ def model_device(model: torch.nn.Module, device: Any) -> torch.device:
     try:
         device = torch.empty(0, device=device).device  # normalises "cuda" to "cuda:0" and checks it exists
     except (RuntimeError, TypeError, AssertionError) as e:
-        raise ValueError(f"device={device!r} is not a usable torch device ({e}).") from None
+        unavailable = str(device).startswith("cuda") and not torch.cuda.is_available()
+        reason = "CUDA is not available here; use device='cpu'" if unavailable else e
+        raise ValueError(f"device={device!r} is not a usable torch device ({reason}).") from None
     if own is not None and own != device:
         raise ValueError(
             f"the model's parameters are on {own} but device={str(device)!r}; move the model first with "
@@ -64,7 +67,7 @@ def as_float_tensor(x: Any, name: str, dtype: torch.dtype, device: torch.device)
         raise TypeError(f"{name} must be a number or a tensor/array of numbers, got the string {x!r}.")
     if not isinstance(x, torch.Tensor):
         try:
-            x = torch.as_tensor(np.asarray(x))
+            x = torch.as_tensor(positive_strides(np.asarray(x)))
         except (TypeError, ValueError, RuntimeError) as e:
             raise TypeError(f"{name} must be a tensor or array of numbers, got {type(x).__name__} ({e}).") from None
     if x.dtype == torch.bool or x.dtype.is_complex:
@@ -83,6 +86,8 @@ def as_logits(raw: Any) -> torch.Tensor:
         raw = raw[0]
     if not isinstance(raw, torch.Tensor):
         raise ValueError(f"the model returned {type(raw).__name__}; a game needs a (B, C) tensor of logits.")
+    if raw.dtype.is_complex:
+        raise ValueError(f"the model's output is complex ({raw.dtype}); a game needs real logits.")
     if raw.ndim == 1:
         raw = raw[:, None]
     if raw.ndim != 2:
@@ -98,6 +103,8 @@ class ModelGame(BaseGame):
     Subclasses build the masked inputs and call :meth:`_resolve_target` once on the model's output
     for the unmasked sample, then :meth:`_scalars` on each batch's output, inside :func:`eval_mode`.
     """
+
+    source = "the model's output"
 
     def __init__(
         self,

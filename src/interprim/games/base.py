@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .._array import positive_strides
+
 MAX_PLAYERS = 24
 """The largest number of players a game accepts: ``2**24`` subsets is already 16.8 million evaluations."""
 
@@ -67,6 +69,42 @@ def check_batch_size(batch_size: Any, name: str = "batch_size") -> int | None:
     return int(batch_size)
 
 
+def check_values(out: Any, count: int, source: str) -> torch.Tensor:
+    """The values a game computed for ``count`` masked inputs as a float64 CPU tensor ``(count,)``, else ``ValueError``.
+
+    ``out`` is a tensor, numpy array or list of real numbers; the masked entries of a numpy masked
+    array count as NaN. Complex values, a wrong shape and NaN or ±inf raise, with ``source`` (what
+    gave the values, e.g. "the model's output") and how many of the inputs are affected: every
+    game's evaluation passes through here, so no NaN reaches a value vector.
+    """
+    if isinstance(out, np.ma.MaskedArray):  # masked entries are missing values
+        out = np.ma.filled(out.astype(np.result_type(out.dtype, np.float64)), np.nan)
+    if not isinstance(out, torch.Tensor):
+        try:
+            out = torch.as_tensor(positive_strides(np.asarray(out)))
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise ValueError(f"{source} is {type(out).__name__}, not an array of numbers ({e}).") from None
+    if out.dtype.is_complex:
+        raise ValueError(
+            f"{source} is complex ({out.dtype}); a game's values must be real numbers: return e.g. the real part "
+            f"or the absolute value."
+        )
+    out = out.detach().to(device="cpu", dtype=torch.float64)
+    if tuple(out.shape) != (count,):
+        raise ValueError(
+            f"{source} has shape {tuple(out.shape)} for {count} masked inputs; it must give one scalar per masked "
+            f"input, shape ({count},)."
+        )
+    nan, inf = int(torch.isnan(out).sum()), int(torch.isinf(out).sum())
+    if nan or inf:
+        found = " and ".join(f"{name} for {k}" for name, k in (("NaN", nan), ("±inf", inf)) if k)
+        raise ValueError(
+            f"{source} contains {found} of {count} masked inputs; a game's values must be finite numbers: check "
+            f"the model on masked inputs (e.g. with the baseline in place)."
+        )
+    return out
+
+
 def masks_of_range(start: int, stop: int, n: int) -> torch.Tensor:
     """Rows ``start..stop-1`` of :func:`interprim.sets.subset_masks`: ``masks[k, i] = bit i of (start + k)``."""
     subsets = torch.arange(start, stop, dtype=torch.int64)
@@ -86,6 +124,9 @@ class BaseGame:
     lower the budget for models with large activations.
     """
 
+    source = "the game's output"
+    """What gives the values, for error messages."""
+
     def __init__(
         self, n_players: int, memory_budget: int = DEFAULT_MEMORY_BUDGET, batch_size: int | None = None
     ) -> None:
@@ -104,24 +145,22 @@ class BaseGame:
         """Bytes of one masked input (what :meth:`values` multiplies by the batch size): a mask row and its value."""
         return self.n_players + 8
 
-    def _evaluate(self, masks: torch.Tensor) -> torch.Tensor:
-        """Values of a checked ``(B, n)`` bool CPU tensor of masks, shape ``(B,)``, any float dtype and device."""
+    def _evaluate(self, masks: torch.Tensor) -> Any:
+        """Values of a checked ``(B, n)`` bool CPU tensor of masks, shape ``(B,)``: a tensor of any real dtype and
+        device, or what :func:`check_values` takes."""
         raise NotImplementedError
 
     def __call__(self, masks: Any) -> torch.Tensor:
-        """``v(x_S)`` for each row of a ``(B, n)`` bool matrix of masks, as a float64 CPU tensor ``(B,)``."""
+        """``v(x_S)`` for each row of a ``(B, n)`` bool matrix of masks, as a float64 CPU tensor ``(B,)``.
+
+        Raises ``ValueError`` when the values are not finite real numbers (:func:`check_values`).
+        """
         masks = self._check_masks(masks)
         if masks.shape[0] == 0:
             return torch.zeros(0, dtype=torch.float64)
         with torch.no_grad():
             out = self._evaluate(masks)
-        out = out.detach().to(device="cpu", dtype=torch.float64)
-        if tuple(out.shape) != (masks.shape[0],):
-            raise ValueError(
-                f"{type(self).__name__}: the output gave shape {tuple(out.shape)} for a batch of {masks.shape[0]} "
-                f"masks; it must give one scalar per mask, shape ({masks.shape[0]},)."
-            )
-        return out
+        return check_values(out, masks.shape[0], f"{type(self).__name__}: {self.source}")
 
     def default_batch_size(self) -> int:
         """The batch size :meth:`values` uses when none is given: explicit, else from the memory budget."""
@@ -150,7 +189,7 @@ class BaseGame:
         """``masks`` as a ``(B, n)`` bool CPU tensor; bool or 0/1 integer arrays and tensors are accepted."""
         if not isinstance(masks, torch.Tensor):
             try:
-                masks = torch.as_tensor(np.asarray(masks))
+                masks = torch.as_tensor(positive_strides(np.asarray(masks)))
             except (TypeError, ValueError, RuntimeError) as e:
                 raise TypeError(
                     f"masks must be a (B, n) bool array or tensor, got {type(masks).__name__} ({e})."
@@ -173,8 +212,10 @@ class FunctionGame(BaseGame):
     """A game from any callable ``fn(masks) -> values``: ``masks`` a ``(B, n)`` bool CPU tensor, values ``(B,)``.
 
     ``fn`` may return a numpy array, a list or a tensor on any device; values are converted to
-    float64 on the CPU.
+    float64 on the CPU. NaN, ±inf, masked entries of a masked array and complex values raise ``ValueError``.
     """
+
+    source = "the output of fn"
 
     def __init__(
         self,
@@ -188,8 +229,5 @@ class FunctionGame(BaseGame):
         super().__init__(check_n_players(n, "n"), memory_budget, batch_size)
         self.fn = fn
 
-    def _evaluate(self, masks: torch.Tensor) -> torch.Tensor:
-        out = self.fn(masks)
-        if not isinstance(out, torch.Tensor):
-            out = torch.as_tensor(np.asarray(out, dtype=np.float64))
-        return out
+    def _evaluate(self, masks: torch.Tensor) -> Any:
+        return self.fn(masks)

@@ -21,8 +21,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .._array import positive_strides
 from ._model import as_float_tensor, as_logits, batch_rows, eval_mode, model_device, model_dtype
-from .base import DEFAULT_MEMORY_BUDGET, check_batch_size, check_n_players, masks_of_range
+from .base import DEFAULT_MEMORY_BUDGET, check_batch_size, check_n_players, check_values, masks_of_range
 from .image import ImagePath, check_baseline
 from .outputs import check_target, predicted_class, resolve_output
 from .players import check_players
@@ -32,6 +33,7 @@ from .text import (
     TextPath,
     check_player_count,
     check_tokenizer,
+    max_length,
     sentence_players,
     stop_word_set,
     text_baseline,
@@ -57,7 +59,13 @@ def _targets(targets: Any, logits: torch.Tensor) -> list[int]:
     listed = targets.tolist() if isinstance(targets, torch.Tensor) else np.asarray(targets).tolist()
     if not isinstance(listed, list) or len(listed) != count:
         raise ValueError(f"targets must hold one class per sample ({count}), got {targets!r}; or pass None.")
-    return [check_target(t, logits.shape[1]) for t in listed]
+    checked = []
+    for b, t in enumerate(listed):
+        try:
+            checked.append(check_target(t, logits.shape[1]))
+        except ValueError as e:
+            raise ValueError(f"targets[{b}]: {e}") from None
+    return checked
 
 
 def _chunks(count: int, total: int, rows: int) -> Iterator[list[tuple[int, int, int]]]:
@@ -91,17 +99,19 @@ def _write_values(
     for j, start, stop in batch:
         b, rows = order[j], stop - start
         out = output(logits[offset : offset + rows], targets[b])
-        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (rows,):
-            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise ValueError(f"the output gave {shape} for {rows} masked inputs; it must give one scalar each.")
-        values[b, start:stop] = out.detach().to("cpu", torch.float64)
+        values[b, start:stop] = check_values(out, rows, f"the model's output on sample {b}")
         offset += rows
 
 
 def _player_matrices(players: Any, spatial: tuple[int, int], count: int) -> torch.Tensor:
     """Players as ``(1 or B, n, H·W)`` 0/1 rows: one shared set ``(n, H, W)`` or one per image ``(B, n, H, W)``."""
     if not isinstance(players, torch.Tensor):
-        players = torch.as_tensor(np.asarray(players))
+        try:
+            players = torch.as_tensor(positive_strides(np.asarray(players)))
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise TypeError(
+                f"players must be a bool tensor (n, H, W) or (B, n, H, W), got {type(players).__name__} ({e})."
+            ) from None
     if players.ndim != 4:
         return check_players(players, spatial).reshape(1, -1, spatial[0] * spatial[1])
     if players.shape[0] != count:
@@ -113,8 +123,15 @@ def _player_matrices(players: Any, spatial: tuple[int, int], count: int) -> torc
     return torch.stack([p.reshape(p.shape[0], -1) for p in checked])  # (B, n, H, W): the same n for all
 
 
+def _models(models: list[Any] | tuple[Any, ...]) -> list[Any]:
+    """A non-empty list of models (``ValueError`` otherwise)."""
+    if not models:
+        raise ValueError("model: give one model or a non-empty list of models.")
+    return list(models)
+
+
 def image_values(
-    model: torch.nn.Module,
+    model: torch.nn.Module | Sequence[torch.nn.Module],
     images: Any,
     players: Any,
     layer: str | None = None,
@@ -129,7 +146,9 @@ def image_values(
     """The value vectors of the image games of ``B`` images for one model: float64 CPU ``(B, 2**n)``.
 
     Row ``b`` equals ``ImageGame(model, images[b], players_b, baseline, targets[b], output, layer).values()``
-    (up to the rounding of a different batch composition).
+    (up to the rounding of a different batch composition). A list of ``m`` models gives their games on
+    the same images with the same players, ``(m, B, 2**n)`` (P2's input to
+    :func:`~interprim.generalizable_and_or`); pass ``targets`` so that every model explains the same class.
 
     Args:
         model, layer, baseline, output, device: as for :class:`~interprim.games.ImageGame`
@@ -144,6 +163,9 @@ def image_values(
             of masked maps per pass instead. The unmasked images run in batches of that size too.
         progress: show a bar over the masked evaluations.
     """
+    if isinstance(model, (list, tuple)):
+        return torch.stack([image_values(one, images, players, layer, baseline, targets, output, device,
+                                         memory_budget, batch_size, progress) for one in _models(model)])
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
     device = model_device(model, device)
@@ -225,7 +247,7 @@ def _players_per_sentence(players: Any, count: int) -> list[Any]:
 
 
 def text_values(
-    model: torch.nn.Module,
+    model: torch.nn.Module | Sequence[torch.nn.Module],
     tokenizer: Any,
     sentences: Sequence[str],
     n: int | None = None,
@@ -248,6 +270,11 @@ def text_values(
     (up to the rounding of a different batch composition); ``words[b]`` are that game's players,
     the ``n`` words of sentence ``b`` in player order (sentence order when sampled, the given order
     with ``players``): ``values[b, S]`` keeps the words ``words[b][i]`` for the bits ``i`` of ``S``.
+
+    A list of ``m`` models (with one tokenizer for all, or a list of one per model) gives their games
+    on the same sentences, ``(m, B, 2**n)``: the players are the same words for every model whatever
+    its tokenizer (a word covers all of its tokens), the input of
+    :func:`~interprim.generalizable_and_or` (P2). ``targets`` (classes) then apply to every model.
 
     Args:
         model, tokenizer, n, seed, baseline, output, layer, stop_words, device: as for
@@ -273,6 +300,15 @@ def text_values(
     not change a transformer's output on the real tokens, and a causal LM's next token is read
     at each row's last real position.
     """
+    if isinstance(model, (list, tuple)):
+        models = _models(model)
+        tokenizers = list(tokenizer) if isinstance(tokenizer, (list, tuple)) else [tokenizer] * len(models)
+        if len(tokenizers) != len(models):
+            raise ValueError(f"tokenizer: give one tokenizer for all models or one per model ({len(models)}), got "
+                             f"{len(tokenizers)}.")
+        found = [text_values(one, tok, sentences, n, seed, baseline, targets, output, layer, stop_words, device,
+                             memory_budget, batch_size, progress, players) for one, tok in zip(models, tokenizers)]
+        return torch.stack([v for v, _ in found]), found[0][1]
     if not isinstance(model, torch.nn.Module) or not hasattr(model, "get_input_embeddings"):
         raise TypeError(
             f"model must be a torch.nn.Module with get_input_embeddings() (a Hugging Face model), got "
@@ -285,9 +321,10 @@ def text_values(
     per_sentence = _players_per_sentence(players, len(sentences))
     sampled = check_n_players(DEFAULT_TEXT_PLAYERS if n is None else n, "n") if players is None else 0
     found: list[SentencePlayers] = []
+    limit = max_length(model, tokenizer)
     for b, text in enumerate(sentences):
         try:
-            found.append(sentence_players(tokenizer, text, sampled, seed, stops, per_sentence[b]))
+            found.append(sentence_players(tokenizer, text, sampled, seed, stops, per_sentence[b], limit))
         except ValueError as e:
             raise ValueError(f"sentences[{b}]: {e}") from None
     if players is None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -31,7 +32,7 @@ from ..nn.layers import low_layers_output
 from ..nn.surgery import split_at
 from ..nn.zoo import ZooModel
 from ._model import ModelGame, as_float_tensor, eval_mode, model_device, model_dtype
-from .base import DEFAULT_MEMORY_BUDGET
+from .base import DEFAULT_MEMORY_BUDGET, check_n_players
 from .players import check_players, foreground_patches
 
 
@@ -261,6 +262,12 @@ def foreground_values(
 
     Returns the values ``(len(models), count, 2**n)`` (float64, CPU) and the indices of the images used.
     """
+    if not isinstance(models, Sequence) or not models or not all(isinstance(m, torch.nn.Module) for m in models):
+        got = [type(m).__name__ for m in models] if isinstance(models, Sequence) else type(models).__name__
+        raise TypeError(f"models must be a non-empty list of torch models, got {got}.")
+    n = check_n_players(n, "n")
+    if isinstance(count, (bool, np.bool_)) or not isinstance(count, (int, np.integer)) or count < 1:
+        raise ValueError(f"count must be a positive number of images, got {count!r}.")
     values: list[torch.Tensor] = []
     used: list[int] = []
     bar = tqdm(total=count, desc=f"games (n={n})", unit="image", disable=not progress)
@@ -277,5 +284,8 @@ def foreground_values(
         bar.update(1)
     bar.close()
     if len(used) < count:
-        raise ValueError(f"only {len(used)} of the {len(images)} images have {n} foreground {patch}x{patch} patches.")
+        raise ValueError(
+            f"count={count}, but only {len(used)} of the {len(images)} images have {n} foreground {patch}x{patch} "
+            f"patches."
+        )
     return torch.stack(values, dim=1), used

@@ -26,10 +26,10 @@ def _check_groups(groups: Any, width: int) -> list[tuple[int, ...]]:
     for i, group in enumerate(groups):
         columns = [group] if isinstance(group, (int, np.integer)) else group
         if isinstance(columns, (str, bytes)) or not isinstance(columns, (Sequence, np.ndarray)) or len(columns) == 0:
-            raise ValueError(f"group {i} must be a non-empty list of column indices, got {group!r}.")
+            raise ValueError(f"groups[{i}] must be a non-empty list of column indices, got {group!r}.")
         for c in columns:
             if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)) or not 0 <= c < width:
-                raise ValueError(f"group {i} has column {c!r}; columns are integers in 0..{width - 1}.")
+                raise ValueError(f"groups[{i}] has column {c!r}; columns are integers in 0..{width - 1}.")
             if int(c) in owner:
                 raise ValueError(f"column {int(c)} is in groups {owner[int(c)]} and {i}; groups must be disjoint.")
             owner[int(c)] = i

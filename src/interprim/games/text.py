@@ -24,6 +24,7 @@ with their fast tokenizers, without importing ``transformers`` itself.
 from __future__ import annotations
 
 import unicodedata
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -265,8 +266,26 @@ def span_tokens(encoding: Any, sentence: str, spans: list[tuple[int, int]]) -> l
     return result
 
 
+def max_length(model: torch.nn.Module, tokenizer: Any) -> int | None:
+    """The most tokens the model takes: the smaller of ``model.config.max_position_embeddings`` and
+    ``tokenizer.model_max_length`` where they are set (``None`` when neither is)."""
+    limits = (
+        getattr(getattr(model, "config", None), "max_position_embeddings", None),
+        getattr(tokenizer, "model_max_length", None),
+    )
+    # transformers stands for "no limit" with a huge model_max_length (int(1e30))
+    known = [int(x) for x in limits if isinstance(x, int) and not isinstance(x, bool) and 0 < x < 2**31]
+    return min(known) if known else None
+
+
 def sentence_players(
-    tokenizer: Any, sentence: str, n: int, seed: int, stops: frozenset[str], players: Any = None
+    tokenizer: Any,
+    sentence: str,
+    n: int,
+    seed: int,
+    stops: frozenset[str],
+    players: Any = None,
+    limit: int | None = None,
 ) -> SentencePlayers:
     """Tokenise ``sentence`` and choose its players among its :func:`content_words`.
 
@@ -274,7 +293,7 @@ def sentence_players(
     with ``seed`` (kept in sentence order); the same sentence, ``n`` and ``seed`` give the same words
     for every tokenizer. With ``players`` (words or indices, :func:`resolve_players`): those, in the
     given order, whatever ``n``. Each player covers the tokens overlapping its characters
-    (:func:`span_tokens`).
+    (:func:`span_tokens`). A sentence of more than ``limit`` tokens (:func:`max_length`) raises ``ValueError``.
     """
     if not isinstance(sentence, str) or not sentence.strip():
         raise ValueError(f"sentence must be a non-empty string, got {sentence!r}.")
@@ -289,6 +308,12 @@ def sentence_players(
     else:
         chosen = list(range(len(spans))) if len(spans) <= n else sample_indices(len(spans), n, seed)
     encoding = tokenizer(sentence, return_tensors="pt", return_offsets_mapping=True, return_special_tokens_mask=True)
+    length = encoding["input_ids"].shape[1]
+    if limit is not None and length > limit:
+        raise ValueError(
+            f"the sentence {_quote(sentence)} is {length} tokens long but the model takes at most {limit} "
+            f"(model.config.max_position_embeddings, tokenizer.model_max_length); shorten it."
+        )
     inputs = {key: encoding[key] for key in ("input_ids", "attention_mask", "token_type_ids") if key in encoding}
     return SentencePlayers(
         inputs=inputs,
@@ -539,11 +564,12 @@ class TextGame(ModelGame):
             (``target``, default the most likely next token of the unmasked sentence); see
             :class:`TextPath`. Causal LMs need ``layer=None``.
         tokenizer: its **fast** tokenizer (``tokenizer.is_fast``), needed for ``offset_mapping``.
-        sentence: the text.
+        sentence: the text, at most :func:`max_length` tokens long (``ValueError`` otherwise).
         n: the number of players, default 10 (:data:`DEFAULT_TEXT_PLAYERS`): all content words
-            are players when there are at most ``n``, else ``n`` of them are sampled with ``seed``
-            (kept in sentence order; the same words for every tokenizer). With ``players``, ``n``
-            must be ``None`` (the default) or ``len(players)``.
+            are players when there are at most ``n`` (a ``UserWarning`` says so when ``n`` is
+            given), else ``n`` of them are sampled with ``seed`` (kept in sentence order; the same
+            words for every tokenizer). With ``players``, ``n`` must be ``None`` (the default) or
+            ``len(players)``.
         players: explicit players instead of sampling, in player order (player ``i`` is
             ``players[i]``): words of the sentence (strings, exact spelling; each must be one of
             :func:`content_words` — pass ``stop_words=()`` to allow stop words; the ``k``-th time a
@@ -603,9 +629,16 @@ class TextGame(ModelGame):
         check_tokenizer(tokenizer)
         stops = stop_word_set(stop_words)
         count = check_n_players(DEFAULT_TEXT_PLAYERS if n is None else n, "n") if players is None else 0
-        found = sentence_players(tokenizer, sentence, count, seed, stops, players)
+        found = sentence_players(tokenizer, sentence, count, seed, stops, players, max_length(model, tokenizer))
         if players is not None:
             check_player_count(n, len(found.words))
+        elif n is not None and len(found.words) < count:
+            warnings.warn(
+                f"n={count} but the sentence {_quote(sentence)} has only {len(found.words)} words with meaning: "
+                f"the game has {len(found.words)} players.",
+                UserWarning,
+                stacklevel=2,
+            )
         self.words, self.word_tokens, self.tokens = found.words, found.word_tokens, found.tokens
         self.word_indices = found.indices
         self._path = TextPath(model, layer)
