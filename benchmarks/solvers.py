@@ -19,10 +19,25 @@ call: the per-sample time of a batched solver falls with the batch size. Finally
 (P2 Def. 1, top-``k`` with ``k = 50``) of the generalizable interactions is compared with that of the
 sparse interactions extracted separately for each model.
 
+Two more sections (``--sections``):
+
+- ``single``: one game per call, the way a new user starts: the sparse method on the first
+  ``--single-games`` games of model 0, each timed alone with ``solver="auto"`` (the default; for
+  one game it runs the interior-point method ``"ipm"``) and ``"admm"`` at each of
+  ``--single-tols`` (certified relative gaps), and with the exact ``"lp"``; it prints the median and
+  the largest wall-clock seconds per game, the CPU seconds, the certified gap and the gap to the LP
+  optimum, and the load average before and after;
+- ``crossover``: the batch size at which the batched ADMM overtakes the interior-point method
+  (sparse method, the first ``B`` games of both models for each of ``--crossover-batches``, one
+  call each) and the exact LP (generalizable method, ``B`` samples of both models; up to
+  ``--crossover-lp-max-n``): the measurements behind ``solver="auto"``'s rule
+  (``interprim.extract._driver.choose``).
+
 Games and every finished measurement are kept in ``--cache`` (an ``.npz``/JSON store), so an
 interrupted run continues where it stopped. Usage::
 
     python benchmarks/solvers.py --n 8 10 12 --out benchmarks/results/solvers.json
+    python benchmarks/solvers.py --n 8 10 12 --sections single --threads 1 --out benchmarks/results/solvers-single.json
 """
 
 from __future__ import annotations
@@ -107,11 +122,11 @@ def run_n(store: Store, n: int, args: argparse.Namespace, cache: dict) -> dict:
         """ADMM on all ``big`` games in one call; indices of games outside the small set are −1."""
         g = np.arange(big)
         if method == "sparse":
-            r = ip.sparse_and_or(v_big.reshape(-1, 2**n), tol=args.tol)
+            r = ip.sparse_and_or(v_big.reshape(-1, 2**n), solver="admm", tol=args.tol)
             objective, gap, lower = r.objective, r.meta["gap"], r.meta["lower_bound"]
             index = np.concatenate([np.where(g < count, g, -1), np.where(g < count, count + g, -1)])
         else:
-            rs = ip.generalizable_and_or(list(v_big), alpha=alpha, tol=args.tol)
+            rs = ip.generalizable_and_or(list(v_big), alpha=alpha, solver="admm", tol=args.tol)
             objective, gap, lower = (rs[0].meta[k] for k in ("joint_objective", "gap", "lower_bound"))
             index = np.where(g < count, g, -1)
         return {"index": index.tolist(), "objective": objective.tolist(), "gap": gap.tolist(),
@@ -173,10 +188,117 @@ def _run(go, games_: np.ndarray, batched: bool, idx: np.ndarray) -> dict:
             "seconds": time.perf_counter() - start}
 
 
+def _load() -> list[float]:
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]] if Path("/proc/loadavg").exists() else []
+
+
+def _clocked(fn) -> tuple[object, float, float]:
+    """``fn()``, its wall-clock and its CPU seconds."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def run_single(store: Store, n: int, args: argparse.Namespace, cache: dict) -> dict:
+    """One game per call (sparse method, model 0): seconds per game of ``auto`` and ``admm`` per tol, and of ``lp``."""
+    v = games(store, n, args.count, args.epochs, cache)[0, : args.single_games]
+    runs = [("lp", None)] + [(s, t) for t in args.single_tols for s in ("auto", "admm")]
+    results = {}
+    for solver, tol in runs:
+        name = solver if tol is None else f"{solver} tol {tol:g}"
+
+        def go(solver=solver, tol=tol) -> dict:
+            rec = {"solver": solver, "tol": tol, "load_before": _load(), "seconds": [], "cpu_seconds": [],
+                   "objective": [], "gap": [], "ran": [], "iterations": []}
+            for game in v:
+                kw = {} if tol is None else {"tol": tol}
+                r, wall, cpu = _clocked(lambda: ip.sparse_and_or(game, solver=solver, **kw))
+                rec["seconds"].append(wall)
+                rec["cpu_seconds"].append(cpu)
+                rec["objective"].append(float(r.objective))
+                rec["gap"].append(float(r.meta["gap"]))
+                rec["ran"].append(r.meta["solver"])
+                rec["iterations"].append(float(r.meta["iterations"]))
+            rec["load_after"] = _load()
+            return rec
+
+        results[name] = measure(store, (f"single-n{n}-games{args.single_games}", name.replace(" ", "-")), go)
+    optimum = results["lp"]["objective"]
+    for rec in results.values():
+        rec["gap_to_lp"] = [o / p - 1 for o, p in zip(rec["objective"], optimum)]
+    return results
+
+
+def run_crossover(store: Store, n: int, args: argparse.Namespace, cache: dict) -> dict:
+    """Seconds per game of the interior-point method and the batched ADMM (sparse), and of the exact LP
+    and the ADMM (generalizable), for batches of ``B`` games (samples) in one call."""
+    big = max(args.count, args.batch_count, max(args.crossover_batches) // 2)
+    v_big = games(store, n, big, args.epochs, cache)
+    flat = np.concatenate([v_big[0], v_big[1]])  # model 0's games, then model 1's
+    out = {"sparse": {}, "generalizable": {}}
+    for tol in args.single_tols:
+        for b in args.crossover_batches:
+            if b > len(flat):
+                continue
+            for solver in ("ipm", "admm"):
+                if n > 12 and solver == "ipm":
+                    continue
+
+                def go(solver=solver, b=b, tol=tol) -> dict:
+                    r, wall, cpu = _clocked(lambda: ip.sparse_and_or(flat[:b], solver=solver, tol=tol))
+                    return {"seconds": wall, "cpu_seconds": cpu, "load": _load(), "ran": r.meta["solver"],
+                            "max_certified_gap": float(np.max(r.meta["gap"] / r.objective))}
+
+                key = (f"crossover-n{n}-big{big}", f"sparse-{solver}-B{b}-tol{tol:g}")
+                out["sparse"][f"{solver} B{b} tol {tol:g}"] = measure(store, key, go)
+        if n > args.crossover_lp_max_n:
+            continue
+        for b in args.crossover_batches:
+            if b > big or b > args.crossover_lp_max_batch:
+                continue
+            for solver in ("lp", "admm"):
+
+                def go(solver=solver, b=b, tol=tol) -> dict:
+                    rs, wall, cpu = _clocked(
+                        lambda: ip.generalizable_and_or(list(v_big[:, :b]), alpha=args.alpha, solver=solver, tol=tol)
+                    )
+                    return {"seconds": wall, "cpu_seconds": cpu, "load": _load(), "ran": rs[0].meta["solver"]}
+
+                key = (f"crossover-n{n}-big{big}", f"generalizable-{solver}-B{b}-tol{tol:g}-{args.alpha}")
+                out["generalizable"][f"{solver} B{b} tol {tol:g}"] = measure(store, key, go)
+    return out
+
+
+def _print_single(n: int, results: dict, batched: dict | None) -> None:
+    print(f"{n:>3} single game (sparse, one call per game): {'s/game median / max':>20} {'CPU s':>7} "
+          f"{'certified gap':>13} {'gap to LP':>10}  ran")
+    for name, rec in results.items():
+        rel = np.array(rec["gap"]) / np.array(rec["objective"])
+        print(f"{n:>3}   {name:<22} {np.median(rec['seconds']):>9.3f} / {np.max(rec['seconds']):<8.3f} "
+              f"{np.median(rec['cpu_seconds']):>7.3f} {100 * np.median(rel):>11.3f} % {100 * np.max(rec['gap_to_lp']):>8.3f} %"
+              f"  {', '.join(sorted(set(rec['ran'])))} (load {rec['load_before'][0]:.1f} → {rec['load_after'][0]:.1f})")
+    if batched:
+        print(f"{n:>3}   batched ADMM for comparison: " + "; ".join(
+            f"{name.split('/')[1]} {rec['seconds_per_sample']:.3f} s/game" for name, rec in batched.items()))
+
+
+def _print_crossover(n: int, out: dict) -> None:
+    for method, (fast, slow) in (("sparse", ("ipm", "admm")), ("generalizable", ("lp", "admm"))):
+        rows: dict = {}
+        for name, rec in out[method].items():
+            solver, b, _, tol = name.split()
+            rows.setdefault((tol, int(b[1:])), {})[solver] = rec
+        for (tol, b), recs in sorted(rows.items(), key=lambda kv: (float(kv[0][0]), kv[0][1])):
+            cells = "  ".join(f"{s} {recs[s]['seconds'] / b:.3f} s/game (CPU {recs[s]['cpu_seconds'] / b:.3f})"
+                              for s in (fast, slow) if s in recs)
+            faster = min((s for s in (fast, slow) if s in recs), key=lambda s: recs[s]["seconds"], default="")
+            print(f"{n:>3} crossover {method:<13} tol {tol:<6} B {b:>4}: {cells}  → {faster}")
+
+
 def _transfer(v: np.ndarray, alpha: float, args: argparse.Namespace) -> dict:
     """Transferability of the top-k interactions: generalizable (both models jointly) vs sparse (separately)."""
-    joint = ip.generalizable_and_or(list(v), alpha=alpha, tol=args.tol)
-    separate = [ip.sparse_and_or(g, tol=args.tol) for g in v]
+    joint = ip.generalizable_and_or(list(v), alpha=alpha, solver="admm", tol=args.tol)
+    separate = [ip.sparse_and_or(g, solver="admm", tol=args.tol) for g in v]
     out = {}
     for name, rs in (("generalizable", joint), ("sparse", separate)):
         s_and, s_or = ip.metrics.transferability(
@@ -208,26 +330,46 @@ def main() -> None:
     parser.add_argument("--tol", type=float, default=1e-2, help="certified relative gap of the ADMM solver")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--sections", nargs="+", choices=["main", "single", "crossover"], default=["main", "single"],
+                        help="main: the solver table; single: one game per call; crossover: batch size at which ADMM wins")
+    parser.add_argument("--single-games", type=int, default=4, help="games of model 0 timed one per call (single)")
+    parser.add_argument("--single-tols", type=float, nargs="+", default=[1e-2, 1e-3],
+                        help="certified relative gaps of the single and crossover sections")
+    parser.add_argument("--crossover-batches", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32, 64, 128])
+    parser.add_argument("--crossover-lp-max-n", type=int, default=8, help="largest n of the generalizable LP crossover")
+    parser.add_argument("--crossover-lp-max-batch", type=int, default=16, help="largest B of the generalizable LP crossover")
     parser.add_argument("--cache", default="benchmarks/results/solvers-cache")
     parser.add_argument("--out", default="benchmarks/results/solvers.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     store, cache = Store(args.cache), {}
-    report = {"config": vars(args), "machine": platform.platform(), "torch_threads": args.threads, "by_n": {}}
-    print(f"{'n':>3} {'method':<14} {'solver':<19} {'s/sample':>9} {'gap to LP (median / max)':>26}")
+    report = {"config": vars(args), "machine": platform.platform(), "torch_threads": args.threads, "load_start": _load(),
+              "by_n": {}, "single": {}, "crossover": {}}
+    if "main" in args.sections:
+        print(f"{'n':>3} {'method':<14} {'solver':<19} {'s/sample':>9} {'gap to LP (median / max)':>26}")
     for n in args.n:
-        results = run_n(store, n, args, cache)
-        report["by_n"][str(n)] = results
-        for name, rec in results.items():
-            if name == "transferability":
-                continue
-            method, solver = name.split("/")
-            solver = solver if solver != "lp" or n <= args.lp_max_n else "ref (bound)"
-            print(f"{n:>3} {method:<14} {solver:<19} {rec['seconds_per_sample']:>9.3f} "
-                  f"{100 * rec['gap_to_lp_median']:>12.2f} % / {100 * rec['gap_to_lp_max']:.2f} %")
-        t = results["transferability"]
-        print(f"{n:>3} transferability top-{args.k}: generalizable {np.mean(t['generalizable']):.3f} vs sparse "
-              f"{np.mean(t['sparse']):.3f}; higher on {t['generalizable_higher']}/{t['samples']} samples", flush=True)
+        batched = None
+        if "main" in args.sections:
+            results = run_n(store, n, args, cache)
+            report["by_n"][str(n)] = results
+            for name, rec in results.items():
+                if name == "transferability":
+                    continue
+                method, solver = name.split("/")
+                solver = solver if solver != "lp" or n <= args.lp_max_n else "ref (bound)"
+                print(f"{n:>3} {method:<14} {solver:<19} {rec['seconds_per_sample']:>9.3f} "
+                      f"{100 * rec['gap_to_lp_median']:>12.2f} % / {100 * rec['gap_to_lp_max']:.2f} %")
+            t = results["transferability"]
+            print(f"{n:>3} transferability top-{args.k}: generalizable {np.mean(t['generalizable']):.3f} vs sparse "
+                  f"{np.mean(t['sparse']):.3f}; higher on {t['generalizable_higher']}/{t['samples']} samples", flush=True)
+            batched = {k: r for k, r in results.items() if k.startswith("sparse/admm batched")}
+        if "single" in args.sections:
+            report["single"][str(n)] = run_single(store, n, args, cache)
+            _print_single(n, report["single"][str(n)], batched)
+        if "crossover" in args.sections:
+            report["crossover"][str(n)] = run_crossover(store, n, args, cache)
+            _print_crossover(n, report["crossover"][str(n)])
+    report["load_end"] = _load()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=1))
     print(f"wrote {args.out}")

@@ -46,8 +46,8 @@ def test_a_zero_optimum_sample_of_several_models_stops_at_once():
 
 def test_absolute_tolerance_stops_a_sample_whose_gap_is_small_in_absolute_terms():
     v = smooth_games(5, 2, 4)
-    strict = ip.sparse_and_or(v, tol=1e-6, dtype=torch.float64)
-    loose = ip.sparse_and_or(v, tol=1e-6, atol=10.0, dtype=torch.float64)
+    strict = ip.sparse_and_or(v, solver="admm", tol=1e-6, dtype=torch.float64)
+    loose = ip.sparse_and_or(v, solver="admm", tol=1e-6, atol=10.0, dtype=torch.float64)
     assert np.all(loose.meta["iterations"] < strict.meta["iterations"])
     assert np.all(loose.meta["gap"] <= 10.0)
     with pytest.raises(ValueError, match="atol must be"):
@@ -57,13 +57,13 @@ def test_absolute_tolerance_stops_a_sample_whose_gap_is_small_in_absolute_terms(
 def test_unconverged_samples_raise_a_warning_with_their_gaps():
     v = smooth_games(6, 3, 5)
     with pytest.warns(ConvergenceWarning, match=r"3 of 3 samples stopped at max_iter=30 .* gaps are [0-9.]+ %"):
-        r = ip.sparse_and_or(v, max_iter=30)
+        r = ip.sparse_and_or(v, solver="admm", max_iter=30)
     assert not r.meta["converged"]
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        assert ip.sparse_and_or(v).meta["converged"]
+        assert ip.sparse_and_or(v, solver="admm").meta["converged"]
     with pytest.warns(ConvergenceWarning, match="of 2 samples stopped"):
-        ip.generalizable_and_or([v[:2], 2 * v[:2]], max_iter=30)
+        ip.generalizable_and_or([v[:2], 2 * v[:2]], solver="admm", max_iter=30)
 
 
 @pytest.mark.parametrize("m, n", [(1, 13), (2, 12), (3, 12)])
@@ -105,10 +105,10 @@ def test_float32_values_keep_the_noise_within_its_bound_exactly():
 
 def test_a_warm_start_from_a_nearby_game_reaches_the_same_certified_optimum_in_fewer_iterations():
     v = smooth_games(7, 4, 9)
-    first = ip.sparse_and_or(v)
+    first = ip.sparse_and_or(v, solver="admm")
     nearby = v * (1 + 1e-7)
-    cold = ip.sparse_and_or(nearby)
-    warm = ip.sparse_and_or(nearby, init=first)
+    cold = ip.sparse_and_or(nearby, solver="admm")
+    warm = ip.sparse_and_or(nearby, solver="admm", init=first)
     assert warm.meta["converged"] and cold.meta["converged"]
     assert np.all(warm.meta["lower_bound"] <= cold.objective + 1e-12)
     assert np.all(cold.meta["lower_bound"] <= warm.objective + 1e-12)
@@ -118,8 +118,8 @@ def test_a_warm_start_from_a_nearby_game_reaches_the_same_certified_optimum_in_f
 def test_a_warm_start_of_the_generalizable_method():
     v = smooth_games(6, 2, 10)
     pair = [v, 1.5 * v + 0.1 * smooth_games(6, 2, 11)]
-    first = ip.generalizable_and_or(pair)
-    warm = ip.generalizable_and_or(pair, init=first)
+    first = ip.generalizable_and_or(pair, solver="admm")
+    warm = ip.generalizable_and_or(pair, solver="admm", init=first)
     assert warm[0].meta["converged"]
     assert np.all(warm[0].meta["lower_bound"] <= first[0].meta["joint_objective"] + 1e-12)
     assert warm[0].meta["iterations"].sum() < first[0].meta["iterations"].sum()

@@ -17,12 +17,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .._array import is_torch, same_kind, to_numpy
+from .._array import is_torch, positive_strides, same_kind, to_numpy
 from ..interactions import Interactions
 from ..transforms import split_interactions
-from . import admm, lp, sgd
+from . import admm, ipm, lp, sgd
 
-SOLVERS = ("admm", "lp", "sgd")
+SOLVERS = ("auto", "admm", "ipm", "lp", "sgd")
 #: the loosest tolerance at which the ADMM iterations run in float64 by default
 FLOAT64_BELOW = 1e-3
 #: learning rate of the published procedure on images (Li & Zhang's release; 1e-7 to 1e-6 for text)
@@ -31,10 +31,31 @@ SGD_LR = 1e-5
 LP_MAX_SIZE = 3**12
 #: default absolute tolerance of the ADMM, as a fraction of each sample's scale ``mean_i |v_i(N) − v_i(∅)|``
 ATOL = 1e-9
+#: the largest ``n`` of the interior-point method (its normal matrix has ``4**n`` entries: 128 MiB at ``n = 12``)
+IPM_MAX_N = 12
+#: the tightest ``tol`` for which ``solver="auto"`` runs the interior-point method (it certifies gaps
+#: down to about 1e-5 before its iterates stall; below, ``auto`` takes the exact LP or the ADMM)
+IPM_MIN_TOL = 1e-4
+#: ``solver="auto"`` reads the crossover tables below in their first column for ``tol ≥ LOOSE_TOL``,
+#: in the second for tighter ``tol`` (where the ADMM needs many more iterations)
+LOOSE_TOL = 1e-2
+#: ``solver="auto"``, one model: per ``n``, the largest batch that the interior-point method solves
+#: faster than the batched ADMM (one CPU core, real MNIST games, ``benchmarks/solvers.py --sections
+#: crossover``; ``benchmarks/README.md``); every batch below the smallest ``n`` listed
+IPM_MAX_BATCH = {10: (8, 128), 11: (4, 16), 12: (2, 4)}
+#: ``solver="auto"``, several models: per ``n``, the largest ``m·batch`` that the exact LP solves faster
+#: than the batched ADMM (measured as above at ``m = 2``; ``n = 5, 7`` interpolated); smaller ``n`` take
+#: the limits of the smallest ``n`` listed, larger ``n`` never take the LP
+LP_MAX_BATCH = {4: (16, 32), 5: (16, 32), 6: (16, 32), 7: (8, 32), 8: (4, 16)}
 
 
 class ConvergenceWarning(UserWarning):
     """Some samples reached ``max_iter`` before their certified gap reached ``tol``."""
+
+
+def is_number(x: Any) -> bool:
+    """True for a real number: a Python or numpy int or float, not a bool."""
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
 
 
 def check_options(solver: str, tol: float, max_iter: int, lr: float | None, dtype: Any = None) -> None:
@@ -43,16 +64,22 @@ def check_options(solver: str, tol: float, max_iter: int, lr: float | None, dtyp
         raise ValueError(f"dtype must be None, torch.float32 or torch.float64, got {dtype!r}.")
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}.")
-    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
+    if not is_number(tol) or not 0 < tol < 1:
         raise ValueError(f"tol must be a relative gap in (0, 1), got {tol!r}.")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+    if isinstance(max_iter, (bool, np.bool_)) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}.")
-    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (np.isfinite(lr) and lr > 0)):
+    if lr is not None and (not is_number(lr) or not (np.isfinite(lr) and lr > 0)):
         raise ValueError(f"lr must be a finite number > 0, got {lr!r}.")
 
 
 def check_lp_size(solver: str, n: int, m: int) -> None:
-    """Refuse LPs that HiGHS cannot solve in reasonable time and memory (``m·3**n > LP_MAX_SIZE``)."""
+    """Refuse LPs that HiGHS cannot solve in reasonable time and memory (``m·3**n > LP_MAX_SIZE``), and
+    problems beyond the interior-point method (several models, ``n > IPM_MAX_N``)."""
+    if solver == "ipm" and (m > 1 or n > IPM_MAX_N):
+        raise ValueError(
+            f"solver='ipm' solves the sparse problem of one model with n ≤ {IPM_MAX_N} players (its normal matrix "
+            f"has 4**n entries), got {m} model(s) and n={n}; use solver='auto', 'admm' or 'lp'."
+        )
     if solver != "lp" or m * 3**n <= LP_MAX_SIZE:
         return
     largest = max(k for k in range(1, 13) if m * 3**k <= LP_MAX_SIZE)
@@ -63,21 +90,44 @@ def check_lp_size(solver: str, n: int, m: int) -> None:
     )
 
 
+def choose(solver: str, n: int, m: int, batch: int, tol: float, device: torch.device) -> str:
+    """The solver that runs: ``solver`` itself, or for ``"auto"`` the fastest certified route (measured on
+    one CPU core, ``benchmarks/README.md``):
+
+    - values on a GPU: the batched ADMM;
+    - one model, ``n ≤ 9`` (any batch), or ``10 ≤ n ≤ IPM_MAX_N`` and a batch of at most
+      ``IPM_MAX_BATCH[n]`` games: the interior-point method (``"ipm"``) for ``tol ≥ IPM_MIN_TOL``,
+      the exact LP (``"lp"``) for tighter ``tol``;
+    - several models, ``n ≤ 8`` and ``m·batch ≤ LP_MAX_BATCH[n]`` (the exact LP costs the same per
+      sample at any batch size, the ADMM less and less), within ``m·3**n ≤ LP_MAX_SIZE``: the exact LP;
+    - everything else: the batched ADMM (``"admm"``).
+
+    The tables hold two batch limits per ``n``: for ``tol ≥ LOOSE_TOL`` and for tighter ``tol``.
+    """
+    if solver != "auto":
+        return solver
+    if device.type != "cpu":
+        return "admm"
+    column = 0 if tol >= LOOSE_TOL else 1
+    if m == 1 and n <= IPM_MAX_N and (n < min(IPM_MAX_BATCH) or batch <= IPM_MAX_BATCH[n][column]):
+        return "ipm" if tol >= IPM_MIN_TOL else "lp"
+    small = m * batch <= LP_MAX_BATCH.get(max(n, min(LP_MAX_BATCH)), (0, 0))[column]
+    if m > 1 and m * 3**n <= LP_MAX_SIZE and small:
+        return "lp"
+    return "admm"
+
+
 def check_atol(atol: Any) -> None:
     """Raise ``ValueError`` unless ``atol`` is ``None`` or a finite number ``≥ 0``."""
     if atol is None:
         return
-    if isinstance(atol, bool) or not isinstance(atol, (int, float, np.integer, np.floating)) or not (
-        np.isfinite(atol) and atol >= 0
-    ):
+    if not is_number(atol) or not (np.isfinite(atol) and atol >= 0):
         raise ValueError(f"atol must be None or a finite absolute gap ≥ 0 (in the units of the values), got {atol!r}.")
 
 
 def relative_bounds(name: str, fraction: float, v: np.ndarray) -> np.ndarray:
     """``fraction · |v(N) − v(∅)|`` per model and sample, for ``v`` of shape ``(m, ..., 2**n)``."""
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating, np.integer)) or not (
-        np.isfinite(fraction) and fraction >= 0
-    ):
+    if not is_number(fraction) or not (np.isfinite(fraction) and fraction >= 0):
         raise ValueError(f"{name} must be a finite number ≥ 0 (a fraction of |v(N) − v(∅)|), got {fraction!r}.")
     return fraction * np.abs(v[..., -1] - v[..., 0])
 
@@ -114,7 +164,7 @@ def absolute_bounds(name: str, value: Any, shape: tuple[int, ...], per_model: bo
 class Result:
     """A solution in the caller's units, per model ``(m, B, 2**n)``: the interactions, the noise and
     the split ``γ``; the shared split ``(B, 2**n)``; per sample the certified ``lower_bound``,
-    ``iterations`` and ``converged``."""
+    ``iterations`` and ``converged``; the name of the ``solver`` that ran (:func:`run`)."""
 
     i_and: torch.Tensor
     i_or: torch.Tensor
@@ -124,6 +174,7 @@ class Result:
     lower_bound: np.ndarray
     iterations: np.ndarray
     converged: np.ndarray
+    solver: str = ""
 
 
 @dataclass
@@ -157,11 +208,16 @@ def run(
     Every solver works on the values relative to ``v(∅)``: the offset ``v(∅)`` enters only the
     bias ``I_and(∅)``, so universal matching holds to the precision of the values whatever their
     offset. ``atol`` (values' units; default :data:`ATOL` times the sample's scale) and ``init``
-    are described in :func:`interprim.sparse_and_or`. Samples of the ADMM that stop at
-    ``max_iter`` unconverged raise a :class:`ConvergenceWarning`.
+    are described in :func:`interprim.sparse_and_or`. Samples of the ADMM or the interior-point
+    method that stop unconverged raise a :class:`ConvergenceWarning`. ``solver="auto"`` runs the
+    solver of :func:`choose`; there the games that the interior-point method leaves unconverged (its
+    iterates stalled, which is rare) are solved again by the exact LP. ``Result.solver`` names what
+    ran (``"ipm+lp"`` after such a fallback).
     """
     m, batch, _ = v.shape
     dev = v.device
+    auto = solver == "auto"
+    solver = choose(solver, n, m, batch, tol, dev)
     if dtype is None:  # float32 iterations are about twice as fast and reach gaps of 1e-3 as quickly
         dtype = torch.float32 if tol >= FLOAT64_BELOW else torch.float64
     unit, total = ("iteration", max_iter) if solver == "sgd" else ("sample", batch)
@@ -198,23 +254,26 @@ def run(
         lower = to_numpy(sol.lower_bound * scale)
         iterations, converged = to_numpy(sol.iterations).astype(np.float64), to_numpy(sol.converged)
         _warn_unconverged(converged, to_numpy(sol.objective), to_numpy(sol.lower_bound), tol, max_iter)
+    elif solver == "ipm":
+        tolerance = ATOL * scale if atol is None else torch.full_like(scale, float(atol))
+        limit = min(max_iter, ipm.MAX_ITER)
+        sol = ipm.solve(
+            centred / scale[:, None], zeta_t / scale, n, tol=tol, max_iter=limit, atol=tolerance / scale,
+            progress=bar.update,
+        )
+        u_and, q = sol.u_and * scale[:, None], sol.noise * scale[:, None]
+        lower = to_numpy(sol.lower_bound * scale)
+        iterations, converged = to_numpy(sol.iterations).astype(np.float64), to_numpy(sol.converged)
+        stuck = np.nonzero(~converged)[0]
+        if auto and stuck.size:  # the exact LP takes over (m = 1 and n ≤ IPM_MAX_N: it fits)
+            index = torch.as_tensor(stuck, device=dev)
+            u_lp, q_lp, _, lower_lp = _solve_lp(centred[:, index], zeta_t[:, index], None, scale[index], n, alpha, None)
+            u_and[:, index], q[:, index], lower[stuck], converged[stuck] = u_lp, q_lp, lower_lp, True
+            solver = "ipm+lp"
+        else:
+            _warn_unconverged(converged, to_numpy(sol.objective), to_numpy(sol.lower_bound), tol, limit)
     elif solver == "lp":
-        parts = []
-        for b in range(batch):
-            sol = lp.solve_lp(
-                to_numpy(centred[:, b] / scale[b]),
-                to_numpy(zeta_t[:, b] / scale[b]),
-                n,
-                beta=None if beta_t is None else to_numpy(beta_t[:, b] / scale[b]),
-                alpha=alpha,
-            )
-            parts.append(sol)
-            bar.update(1)
-        u_and = torch.as_tensor(np.stack([p.u_and for p in parts], axis=1), device=dev) * scale[:, None]
-        q = torch.as_tensor(np.stack([p.noise for p in parts], axis=1), device=dev) * scale[:, None]
-        if parts[0].gamma_shared is not None:
-            g = torch.as_tensor(np.stack([p.gamma_shared for p in parts]), device=dev) * scale[:, None]
-        lower = np.array([p.objective for p in parts]) * to_numpy(scale)
+        u_and, q, g, lower = _solve_lp(centred, zeta_t, beta_t, scale, n, alpha, bar)
         converged[:] = True
     else:
         # the published procedure works on the values as they are (relative to v(∅)), with its own learning rate
@@ -248,7 +307,38 @@ def run(
     i_and, i_or = split_interactions(u_and, centred + q - u_and)
     i_and[..., :1] += base  # the offset v(∅) is the bias only
     gamma = u_and - (centred + q) / 2
-    return Result(i_and, i_or, q, gamma, g, lower, iterations, converged)
+    return Result(i_and, i_or, q, gamma, g, lower, iterations, converged, solver)
+
+
+def _solve_lp(
+    centred: torch.Tensor,
+    zeta: torch.Tensor,
+    beta: torch.Tensor | None,
+    scale: torch.Tensor,
+    n: int,
+    alpha: float,
+    bar: Any,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, np.ndarray]:
+    """The exact LP (HiGHS) one sample at a time: ``u_and``, ``q``, ``γ_shared`` (or ``None``) and the optimum, in the caller's units."""
+    parts = []
+    for b in range(centred.shape[1]):
+        sol = lp.solve_lp(
+            to_numpy(centred[:, b] / scale[b]),
+            to_numpy(zeta[:, b] / scale[b]),
+            n,
+            beta=None if beta is None else to_numpy(beta[:, b] / scale[b]),
+            alpha=alpha,
+        )
+        parts.append(sol)
+        if bar is not None:
+            bar.update(1)
+    dev = centred.device
+    u_and = torch.as_tensor(np.stack([p.u_and for p in parts], axis=1), device=dev) * scale[:, None]
+    q = torch.as_tensor(np.stack([p.noise for p in parts], axis=1), device=dev) * scale[:, None]
+    g = None
+    if parts[0].gamma_shared is not None:
+        g = torch.as_tensor(np.stack([p.gamma_shared for p in parts]), device=dev) * scale[:, None]
+    return u_and, q, g, np.array([p.objective for p in parts]) * to_numpy(scale)
 
 
 def initial_point(init: Any, v: torch.Tensor, batch_shape: tuple[int, ...], m: int) -> Init:
@@ -289,7 +379,8 @@ def _initial_array(name: str, x: Any, shape: tuple[int, ...], like: torch.Tensor
     if x is None:
         raise ValueError(f"{name}: the initial point has no {name.split()[-1]} (a Harsanyi result has no split).")
     try:
-        t = torch.as_tensor(to_numpy(x) if not is_torch(x) else x, dtype=torch.float64, device=like.device)
+        x = x if is_torch(x) else positive_strides(to_numpy(x))
+        t = torch.as_tensor(x, dtype=torch.float64, device=like.device)
     except (TypeError, ValueError, RuntimeError) as e:
         raise ValueError(f"{name}: cannot be read as an array of numbers ({e}).") from None
     if tuple(t.shape) != shape:

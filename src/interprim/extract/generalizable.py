@@ -30,7 +30,7 @@ def generalizable_and_or(
     specific_bounds: Any = None,
     noise_bound: Any = None,
     specific: float = 0.5,
-    solver: str = "admm",
+    solver: str = "auto",
     tol: float = 1e-3,
     max_iter: int = 20000,
     lr: float | None = None,
@@ -60,7 +60,12 @@ def generalizable_and_or(
         noise_bound: absolute ``ζ_i``, in the same forms as ``specific_bounds``; overrides ``noise``.
         specific: the relative default of ``β_i`` (0.5).
         solver, tol, max_iter, lr, dtype, players, progress, atol: as in :func:`interprim.sparse_and_or`
-            (``sgd`` keeps a constant learning rate here, as published; ``lp`` takes ``m·3**n ≤ 3**12``).
+            (``sgd`` keeps a constant learning rate here, as published; ``lp`` takes ``m·3**n ≤ 3**12``;
+            ``ipm`` is for one model only). ``"auto"`` (default) runs the exact ``lp`` for a small
+            batch of small games (``m × batch`` at most 16 at ``n = 6``, 4 at 7, 1 at 8; any batch
+            at ``n ≤ 5``) and the batched ``admm`` otherwise (and for GPU tensors), whichever was
+            faster on one CPU core (:func:`interprim.extract._driver.choose`); ``meta["solver"]``
+            records what ran.
         init: an initial point: the list of results of an earlier call (their ``gamma``, ``noise``
             and ``gamma_shared``), or the initial ``γ_i`` as a list of ``m`` arrays (or one array with
             the models first); ``γ_shared`` then starts at their mean and ``γ̃_i = γ_i − γ_shared``,
@@ -89,7 +94,7 @@ def generalizable_and_or(
                 f"must explain the same samples with the same players."
             )
     m = len(checked)
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
+    if not _driver.is_number(alpha) or not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}.")
     _driver.check_options(solver, tol, max_iter, lr, dtype)
     _driver.check_lp_size(solver, n, m)
@@ -126,7 +131,7 @@ def generalizable_and_or(
     specific_part = torch.minimum(torch.maximum(res.gamma.reshape(shape) - g, -_t(beta, g)), _t(beta, g))
     shared_meta = dict(
         method="generalizable_and_or",
-        solver=solver,
+        solver=res.solver,
         alpha=float(alpha),
         n_models=m,
         gamma_shared=to_numpy(g),
@@ -135,7 +140,7 @@ def generalizable_and_or(
         gap=joint - lower,
         iterations=res.iterations.reshape(batch_shape),
         converged=bool(np.all(res.converged)),
-        tol=tol,
+        tol=float(tol),
     )
     out = []
     for i, (a, _) in enumerate(checked):

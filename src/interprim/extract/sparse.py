@@ -17,7 +17,7 @@ def sparse_and_or(
     v: Any,
     noise: float = 0.02,
     noise_bound: Any = None,
-    solver: str = "admm",
+    solver: str = "auto",
     tol: float = 1e-3,
     max_iter: int = 20000,
     lr: float | None = None,
@@ -37,21 +37,33 @@ def sparse_and_or(
         v: value vectors ``(..., 2**n)`` (numpy or torch); a batch is solved in one call.
         noise: relative noise bound (default 0.02, as in the papers).
         noise_bound: absolute bound ``ζ``, one for all or one per sample; overrides ``noise``.
-        solver: ``"admm"`` — the batched first-order solver of :mod:`interprim.extract.admm`
-            (CPU or GPU), stopped at a certified relative gap ``tol``; ``"lp"`` — the exact LP by
-            HiGHS (:mod:`interprim.extract.lp`), for ``n ≤ 12`` (larger ``n`` is refused);
-            ``"sgd"`` — the published procedure (:mod:`interprim.extract.sgd`), a baseline that
-            stops above the optimum.
-        tol: relative duality gap at which a sample stops (``admm``).
-        max_iter: iteration limit (``admm``; samples that reach it keep their certified gap, with
-            ``meta["converged"] = False`` and a :class:`~interprim.extract.ConvergenceWarning`), or
-            the number of SGD steps (``sgd``, 20 000 published).
+        solver: ``"auto"`` (default) — the fastest certified route for the batch at hand, measured
+            on one CPU core (``benchmarks/README.md``): ``"ipm"`` for a small batch of games with
+            ``n ≤ 12`` on the CPU (at most 64 games at ``n = 10``, 16 at 11, 8 at 12, any number at
+            ``n ≤ 9``), ``"admm"`` for larger batches, larger ``n`` and GPU tensors, ``"lp"`` in
+            place of ``"ipm"`` when ``tol < 1e-4`` (rule and table:
+            :func:`interprim.extract._driver.choose`); games where the interior-point method
+            stalls (rare) are solved again by ``"lp"``. ``"ipm"`` — a primal-dual interior-point
+            method on the structure of the transforms (:mod:`interprim.extract.ipm`; one game at
+            ``n = 10`` in about 0.3 s on one CPU core), for ``n ≤ 12``, stopped at a certified
+            relative gap ``tol``; ``"admm"`` — the batched first-order solver of
+            :mod:`interprim.extract.admm` (CPU or GPU), stopped at a certified relative gap
+            ``tol``, the fastest per game for large batches; ``"lp"`` — the exact LP by HiGHS
+            (:mod:`interprim.extract.lp`), for ``n ≤ 12`` (larger ``n`` is refused); ``"sgd"`` —
+            the published procedure (:mod:`interprim.extract.sgd`), a baseline that stops above
+            the optimum. ``meta["solver"]`` records what ran.
+        tol: relative duality gap at which a sample stops (``admm``, ``ipm``).
+        max_iter: iteration limit (``admm``; ``ipm`` takes at most 100; samples that reach it keep
+            their certified gap, with ``meta["converged"] = False`` and a
+            :class:`~interprim.extract.ConvergenceWarning`), or the number of SGD steps (``sgd``,
+            20 000 published).
         lr: learning rate of ``sgd`` on the values as given (decayed log-uniformly to ``lr/10``;
             default 1e-5, the published value for images; the text papers use 1e-7 to 1e-6).
         dtype: precision of the ``admm`` iterations. By default float32 for ``tol ≥ 1e-3`` (about
             twice as fast, with the same iteration counts on real games) and float64 for tighter
             tolerances, which float32 iterations reach more slowly. Feasible points, objectives and
             bounds are computed in float64 either way, so the certificate does not depend on it.
+            ``ipm`` always iterates in float64.
         players: optional labels of the ``n`` players.
         progress: show a progress bar.
         atol: absolute gap (in the units of ``v``) at which a sample stops whatever its objective
@@ -62,14 +74,16 @@ def sparse_and_or(
             ``noise``), or an array of initial ``γ`` of the shape of ``v`` (noise zero). For
             ``sgd`` it is the start of the published procedure (zero by default; P2 Table 2 starts
             two runs from two different ``γ``); for ``admm`` a warm start (it pays when the
-            optimum is nearly the same; see ``benchmarks/README.md``); the exact ``lp`` ignores it.
+            optimum is nearly the same; see ``benchmarks/README.md``); ``ipm`` and the exact ``lp``
+            ignore it.
 
     Returns:
         :class:`~interprim.Interactions` with the batch shape and array type of ``v``; universal
         matching holds against ``v + noise`` (to the precision of the values, whatever their
-        offset) and ``|noise| ≤ ζ`` exactly. ``meta`` holds ``solver``, ``noise_bound``,
-        ``lower_bound`` (certified; NaN for ``sgd``), ``gap = objective − lower_bound``,
-        ``iterations`` and ``converged``.
+        offset) and ``|noise| ≤ ζ`` exactly. ``meta`` holds ``solver`` (the one that ran:
+        ``"ipm"``, ``"admm"``, ``"lp"``, ``"sgd"``, or ``"ipm+lp"`` after a fallback), ``noise_bound``,
+        ``lower_bound`` (certified; the optimum for ``lp``; NaN for ``sgd``), ``gap = objective −
+        lower_bound``, ``iterations`` (0 for ``lp``) and ``converged``.
     """
     v, n = as_vectors("v", v, copies=16)
     _driver.check_options(solver, tol, max_iter, lr, dtype)
@@ -96,7 +110,7 @@ def sparse_and_or(
         gamma=same_kind(res.gamma[0].reshape(shape), v),
         noise=_driver.bounded(res.noise[0].reshape(shape), zeta.reshape(batch_shape), v),
         players=players,
-        meta={"method": "sparse_and_or", "solver": solver},
+        meta={"method": "sparse_and_or", "solver": res.solver},
     )
     objective = to_numpy(result.objective).astype(np.float64)
     lower = np.minimum(res.lower_bound.reshape(batch_shape), objective)
@@ -106,7 +120,7 @@ def sparse_and_or(
         gap=objective - lower,
         iterations=res.iterations.reshape(batch_shape),
         converged=bool(np.all(res.converged)),
-        tol=tol,
+        tol=float(tol),
     )
     return result
 
