@@ -3,7 +3,8 @@
 See the README for a tour; SPEC.md-style formulas are in each function's docstring.
 """
 
-from . import metrics, sets
+from . import metrics, plot, sets
+from .explain import explain
 from .extract import ConvergenceWarning, and_or, generalizable_and_or, harsanyi, sparse_and_or
 from .games import image_values, text_values
 from .interactions import Interactions
@@ -23,6 +24,7 @@ __all__ = [
     "Interactions",
     "and_interactions",
     "and_or",
+    "explain",
     "generalizable_and_or",
     "harsanyi",
     "image_values",
@@ -30,6 +32,7 @@ __all__ = [
     "inverse_or",
     "metrics",
     "or_interactions",
+    "plot",
     "reconstruct",
     "sets",
     "sparse_and_or",

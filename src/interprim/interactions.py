@@ -13,6 +13,7 @@ import numpy as np
 from . import metrics
 from ._array import as_vectors, check_same_shape, is_torch, same_kind, to_numpy
 from .sets import players_of
+from .store import read_npz
 
 _ARRAYS = ("i_and", "i_or", "gamma", "noise")
 _FORMAT = "interprim.Interactions/1"
@@ -103,13 +104,25 @@ class Interactions:
             k: (v[pick] if _is_array(v) and tuple(v.shape[: len(self.batch_shape)]) == self.batch_shape else v)
             for k, v in self.meta.items()
         }
+        players = self.players
+        for key in ("players", "target"):  # lists with one entry per sample (ip.explain): the players, the class
+            listed = self.meta.get(key)
+            if isinstance(listed, list) and len(self.batch_shape) == 1 and len(listed) == self.batch_shape[0]:
+                picked = np.empty(len(listed), dtype=object)
+                picked[:] = listed
+                picked = picked[pick[0]]
+                meta[key] = picked.tolist() if isinstance(picked, np.ndarray) else picked
+        described = meta.get("players")  # a sample's own players: their labels too
+        own = described is not self.meta.get("players") and isinstance(described, dict)
+        if own and len(described.get("labels", ())) == self.n_players:
+            players = tuple(described["labels"])
         return Interactions(
             i_and=self.i_and[pick],
             i_or=self.i_or[pick],
             gamma=self.gamma[pick],
             noise=self.noise[pick],
             objective=self.objective[pick],
-            players=self.players,
+            players=players,
             meta=meta,
         )
 
@@ -236,6 +249,23 @@ class Interactions:
             for j in order
         ]
 
+    def plot(
+        self, kind: str | None = None, *, input: Any = None, top: int = 10, path: str | os.PathLike | None = None
+    ) -> Any:
+        """Draw one sample's interactions; returns a matplotlib ``Figure`` (written to ``path`` when given).
+
+        ``kind``: ``"image"`` — the players on ``input``, the image ``(C, H, W)`` or ``(H, W)``, coloured
+        by their singleton effect ``I_and({i}) + I_or({i})``, next to the ``top`` interactions
+        (:func:`interprim.plot.image`); ``"text"`` — the sentence with its words coloured the same way
+        and the ``top`` interactions (:func:`interprim.plot.text`); ``"bar"`` — the ``top``
+        interactions, AND and OR coloured (:func:`interprim.plot.bar`; a table's players are its
+        feature names). ``None`` picks by what the players cover (``meta["players"]``, set by
+        :func:`interprim.explain`): image, text, else bar. Pick a sample of a batch first: ``r[0].plot()``.
+        """
+        from .plot import explained
+
+        return explained.draw(self, kind, input=input, top=top, path=path)
+
     # --- persistence -------------------------------------------------------------------------
 
     def to_dict(self) -> dict:
@@ -251,14 +281,35 @@ class Interactions:
 
     @classmethod
     def from_dict(cls, d: dict) -> Interactions:
-        """Rebuild from :meth:`to_dict` (or from the arrays :meth:`save` writes); arrays come back as numpy."""
+        """Rebuild from :meth:`to_dict` (or from the arrays :meth:`save` writes); arrays come back as numpy.
+
+        Anything but such a dict raises ``TypeError`` (not a dict) or ``ValueError`` naming the key at fault.
+        """
+        return cls._from_dict(d, "d")
+
+    @classmethod
+    def _from_dict(cls, d: Any, where: str) -> Interactions:
+        """:meth:`from_dict`; errors name the record as ``where``."""
+        if not isinstance(d, dict):
+            raise TypeError(f"{where} must be a dict written by Interactions.to_dict, got {type(d).__name__}.")
         if d.get("format") != _FORMAT:
-            raise ValueError(f"not an interprim Interactions record: format is {d.get('format')!r}, expected {_FORMAT!r}.")
-        arrays = set(d.get("meta_arrays", ()))
-        meta = {k: (np.asarray(v, dtype=np.float64) if k in arrays else v) for k, v in d.get("meta", {}).items()}
+            raise ValueError(
+                f"{where} is not an interprim Interactions record: format is {d.get('format')!r}, expected {_FORMAT!r}."
+            )
+        missing = [key for key in (*_ARRAYS, "objective", "players") if key not in d]
+        if missing:
+            raise ValueError(f"{where} is not a complete Interactions record: it has no {missing}.")
+        meta, arrays = d.get("meta", {}), d.get("meta_arrays", [])
+        if not isinstance(meta, dict):
+            raise ValueError(f"{where}['meta'] must be a dict, got {type(meta).__name__}.")
+        if not isinstance(arrays, (list, tuple)) or not all(isinstance(k, str) for k in arrays):
+            raise ValueError(f"{where}['meta_arrays'] must be a list of meta keys, got {arrays!r}.")
+        if isinstance(d["players"], (str, bytes)) or not isinstance(d["players"], (list, tuple, np.ndarray)):
+            raise ValueError(f"{where}['players'] must be a list of labels, got {d['players']!r}.")
+        meta = {k: (_float_array(f"{where}['meta'][{k!r}]", v) if k in arrays else v) for k, v in meta.items()}
         return cls(
-            **{name: np.asarray(d[name], dtype=np.float64) for name in _ARRAYS},
-            objective=np.asarray(d["objective"], dtype=np.float64),
+            **{name: _float_array(f"{where}[{name!r}]", d[name]) for name in _ARRAYS},
+            objective=_float_array(f"{where}['objective']", d["objective"]),
             players=tuple(d["players"]),
             meta=meta,
         )
@@ -286,16 +337,28 @@ class Interactions:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Interactions:
-        """Read a file written by :meth:`save`; arrays come back as numpy."""
-        with np.load(Path(path), allow_pickle=False) as f:
-            if "header" not in f.files:
-                raise ValueError(f"{path} is not a file written by Interactions.save (it has no header).")
-            header = json.loads(str(f["header"]))
-            d = {name: f[name] for name in (*_ARRAYS, "objective")}
-            meta = dict(header["meta"])
-            meta.update({k: f[f"meta.{k}"] for k in header["meta_arrays"]})
-        d.update(format=header["format"], players=header["players"], meta=meta, meta_arrays=header["meta_arrays"])
-        return cls.from_dict(d)
+        """Read a file written by :meth:`save`; arrays come back as numpy.
+
+        A missing file raises ``FileNotFoundError``; any other file (empty, truncated, a ``.npy``, another
+        ``.npz``...) ``ValueError`` saying what is wrong with it.
+        """
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a str or a path, got {type(path).__name__}.")
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"path={str(path)!r} does not exist; pass a file written by Interactions.save.")
+        if not path.is_file():
+            raise ValueError(f"path={str(path)!r} is not a file; pass a file written by Interactions.save.")
+        try:
+            arrays, header = read_npz(path, "header")
+            meta = header.get("meta", {})
+            if isinstance(meta, dict):
+                meta = {**meta, **{k[len("meta.") :]: v for k, v in arrays.items() if k.startswith("meta.")}}
+            d = {**header, **{k: v for k, v in arrays.items() if not k.startswith("meta.")}, "meta": meta}
+            return cls._from_dict(d, "the record")
+        except (TypeError, ValueError) as e:
+            reason = str(e).rstrip(".")
+            raise ValueError(f"path={str(path)!r} is not a file written by Interactions.save ({reason}).") from None
 
 
 def sparsity_objective(i_and: Any, i_or: Any) -> Any:
@@ -318,6 +381,14 @@ def singletons_merged(i_and: Any, i_or: Any) -> tuple[Any, Any]:
     single[[1 << i for i in range(int(i_and.shape[-1]).bit_length() - 1)]] = 1.0
     single = same_kind(single, i_and)
     return i_and + i_or * single, i_or * (1 - single)
+
+
+def _float_array(name: str, x: Any) -> np.ndarray:
+    """``x`` as a float64 numpy array, else ``ValueError`` naming ``name``."""
+    try:
+        return np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{name} cannot be read as an array of numbers ({e}).") from None
 
 
 def _is_array(x: Any) -> bool:
