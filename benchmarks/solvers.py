@@ -212,7 +212,7 @@ def run_single(store: Store, n: int, args: argparse.Namespace, cache: dict) -> d
                    "objective": [], "gap": [], "ran": [], "iterations": []}
             for game in v:
                 kw = {} if tol is None else {"tol": tol}
-                r, wall, cpu = _clocked(lambda: ip.sparse_and_or(game, solver=solver, **kw))
+                r, wall, cpu = _clocked(lambda game=game, kw=kw: ip.sparse_and_or(game, solver=solver, **kw))
                 rec["seconds"].append(wall)
                 rec["cpu_seconds"].append(cpu)
                 rec["objective"].append(float(r.objective))
@@ -291,7 +291,9 @@ def _print_crossover(n: int, out: dict) -> None:
         for (tol, b), recs in sorted(rows.items(), key=lambda kv: (float(kv[0][0]), kv[0][1])):
             cells = "  ".join(f"{s} {recs[s]['seconds'] / b:.3f} s/game (CPU {recs[s]['cpu_seconds'] / b:.3f})"
                               for s in (fast, slow) if s in recs)
-            faster = min((s for s in (fast, slow) if s in recs), key=lambda s: recs[s]["seconds"], default="")
+            # CPU seconds decide: one torch thread, so they are the wall-clock time of an idle core, whatever
+            # the load from other jobs was when each row ran
+            faster = min((s for s in (fast, slow) if s in recs), key=lambda s: recs[s]["cpu_seconds"], default="")
             print(f"{n:>3} crossover {method:<13} tol {tol:<6} B {b:>4}: {cells}  → {faster}")
 
 

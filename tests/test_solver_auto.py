@@ -177,3 +177,17 @@ def test_the_generalizable_method_runs_the_exact_lp_for_small_games_and_admm_for
     optimum = exact[0].meta["joint_objective"]
     assert np.all(big[0].meta["lower_bound"] <= optimum * (1 + 1e-9))
     assert np.all(big[0].meta["joint_objective"] - optimum <= big[0].meta["gap"] + 1e-9 * optimum)
+
+
+def test_the_interior_point_method_runs_on_one_thread_and_restores_the_callers():
+    """Its small operations wait for descheduled threads on a loaded CPU; the caller's setting comes back."""
+    v = smooth_games(5, 2, 13)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        r = ip.sparse_and_or(v, solver="ipm")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
+    assert r.meta["converged"]
+    assert np.allclose(r.objective, ip.sparse_and_or(v, solver="ipm").objective, rtol=1e-12)

@@ -40,13 +40,15 @@ IPM_MIN_TOL = 1e-4
 #: in the second for tighter ``tol`` (where the ADMM needs many more iterations)
 LOOSE_TOL = 1e-2
 #: ``solver="auto"``, one model: per ``n``, the largest batch that the interior-point method solves
-#: faster than the batched ADMM (one CPU core, real MNIST games, ``benchmarks/solvers.py --sections
-#: crossover``; ``benchmarks/README.md``); every batch below the smallest ``n`` listed
-IPM_MAX_BATCH = {10: (8, 128), 11: (4, 16), 12: (2, 4)}
+#: faster than the batched ADMM (CPU seconds on one core, real MNIST games, ``benchmarks/solvers.py
+#: --sections crossover``; ``benchmarks/README.md``; limits beyond the measured batches of 128
+#: (``n ≤ 10``), 32 (``n = 11``) and 8 (``n = 12``) are extrapolated); every batch below ``n = 9``
+IPM_MAX_BATCH = {9: (64, 10**9), 10: (16, 256), 11: (2, 64), 12: (1, 4)}
 #: ``solver="auto"``, several models: per ``n``, the largest ``m·batch`` that the exact LP solves faster
-#: than the batched ADMM (measured as above at ``m = 2``; ``n = 5, 7`` interpolated); smaller ``n`` take
-#: the limits of the smallest ``n`` listed, larger ``n`` never take the LP
-LP_MAX_BATCH = {4: (16, 32), 5: (16, 32), 6: (16, 32), 7: (8, 32), 8: (4, 16)}
+#: than the batched ADMM (measured as above at ``m = 2`` up to 16 samples; ``n = 5, 7`` interpolated,
+#: the tight limits of ``n = 4, 6`` extrapolated); smaller ``n`` take the limits of the smallest ``n``
+#: listed, larger ``n`` never take the LP
+LP_MAX_BATCH = {4: (16, 64), 5: (16, 64), 6: (16, 64), 7: (8, 32), 8: (4, 32)}
 
 
 class ConvergenceWarning(UserWarning):
@@ -95,7 +97,7 @@ def choose(solver: str, n: int, m: int, batch: int, tol: float, device: torch.de
     one CPU core, ``benchmarks/README.md``):
 
     - values on a GPU: the batched ADMM;
-    - one model, ``n ≤ 9`` (any batch), or ``10 ≤ n ≤ IPM_MAX_N`` and a batch of at most
+    - one model, ``n ≤ 8`` (any batch), or ``9 ≤ n ≤ IPM_MAX_N`` and a batch of at most
       ``IPM_MAX_BATCH[n]`` games: the interior-point method (``"ipm"``) for ``tol ≥ IPM_MIN_TOL``,
       the exact LP (``"lp"``) for tighter ``tol``;
     - several models, ``n ≤ 8`` and ``m·batch ≤ LP_MAX_BATCH[n]`` (the exact LP costs the same per

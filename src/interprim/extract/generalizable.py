@@ -62,10 +62,10 @@ def generalizable_and_or(
         solver, tol, max_iter, lr, dtype, players, progress, atol: as in :func:`interprim.sparse_and_or`
             (``sgd`` keeps a constant learning rate here, as published; ``lp`` takes ``m·3**n ≤ 3**12``;
             ``ipm`` is for one model only). ``"auto"`` (default) runs the exact ``lp`` for a small
-            batch of small games (``m × batch`` at most 16 at ``n = 6``, 4 at 7, 1 at 8; any batch
-            at ``n ≤ 5``) and the batched ``admm`` otherwise (and for GPU tensors), whichever was
-            faster on one CPU core (:func:`interprim.extract._driver.choose`); ``meta["solver"]``
-            records what ran.
+            batch of small games (``m × batch`` at most, for ``tol ≥ 1e-2`` / tighter, 16 / 64 at
+            ``n ≤ 6``, 8 / 32 at 7, 4 / 32 at 8) and the batched ``admm`` otherwise (and for GPU
+            tensors), whichever was faster on one CPU core (:func:`interprim.extract._driver.choose`);
+            ``meta["solver"]`` records what ran.
         init: an initial point: the list of results of an earlier call (their ``gamma``, ``noise``
             and ``gamma_shared``), or the initial ``γ_i`` as a list of ``m`` arrays (or one array with
             the models first); ``γ_shared`` then starts at their mean and ``γ̃_i = γ_i − γ_shared``,

@@ -19,15 +19,16 @@ normal equations ``K Δy = r`` two to four times with one factorisation, where
 ``K = A Θ Aᵀ = Z D_a Zᵀ + F Z D_b Zᵀ F + D_q`` (``Θ`` the diagonal scaling of the iterate,
 ``D_a = Θ_{a⁺} + Θ_{a⁻}``, ``D_b`` likewise, ``D_q = Θ_q``). The structure of the transforms makes
 ``K`` cheap to build: ``(Z D Zᵀ)[S, S'] = Σ_{T ⊆ S ∩ S'} D[T] = (Z D)[S ∩ S']``, so ``K`` is two
-zeta transforms and a gather by ``S & S'`` (``O(4**n)``), and ``F Z D Zᵀ F`` is the same matrix of
-``D_b`` with both axes reversed. ``K`` is factorised by a dense Cholesky (``O(8**n / 3)``: about
-20 ms at ``n = 10`` on one CPU core, 1 s at ``n = 12``); everything else is a fast transform or
-element-wise. The LP solvers of HiGHS do not see this structure: on the same games at ``n = 10``
-its interior-point method needs about as many iterations but 70 ms each, and its dual simplex
-1000-8000 iterations (``benchmarks/README.md``). The games of a batch are solved together
-(batched Cholesky), in chunks of at most :data:`CHUNK_BYTES` of normal matrices; the method is
-meant for one game or a few at ``n ≤ 12`` (``interprim.sparse_and_or(..., solver="auto")`` chooses
-it there), the batched ADMM for many.
+zeta transforms and a gather by ``S ∩ S'`` (``O(4**n)``; :func:`_normal_matrix`), and
+``F Z D_b Zᵀ F`` is the same matrix of ``D_b`` indexed by ``N \\ (S ∪ S')``. ``K`` is factorised by
+a dense Cholesky (``O(8**n / 3)``: about 20 ms at ``n = 10`` on one CPU core, 0.6 s at ``n = 12``);
+everything else is a fast transform or element-wise. Real games need 5-12 iterations to a
+certified gap of 1e-3. The LP solvers of HiGHS do not see this structure: on games at ``n = 10``
+its interior-point method takes 20-30 iterations of about 60 ms, its dual simplex 1000-8000
+(``benchmarks/README.md``). The games of a batch are solved together (batched Cholesky), in chunks
+of at most :data:`CHUNK_BYTES` of normal matrices, but the time per game does not fall with the
+batch size: the method is for one game or a few at ``n ≤ 12`` (``interprim.sparse_and_or(...,
+solver="auto")`` chooses it there), the batched ADMM for many.
 
 **Certificate.** As in :mod:`interprim.extract.admm`: every iterate gives a feasible point
 (``u_and = Z(a⁺ − a⁻)``, ``q`` clipped to its box, ``u_or = v + q − u_and``) whose objective ``P``
@@ -36,10 +37,15 @@ bound :func:`~interprim.extract.admm.dual_bound` ``D`` (made dual feasible by ce
 A sample stops when ``P − D ≤ tol · P`` (or ``≤ atol``); its best point and best bound are kept, so
 the gap is certified whatever the accuracy of the linear algebra. A sample whose iterates stall
 (a failed factorisation, no progress) stops unconverged with its certified gap.
+
+On a CPU the method runs on one torch thread (set for the call and restored after: :func:`_one_thread`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -98,11 +104,32 @@ def solve(
             progress(int(flat.sum()))
     todo = torch.nonzero(~flat).flatten()
     per_chunk = max(1, CHUNK_BYTES // (8 * size * size))
-    for start in range(0, todo.numel(), per_chunk):
-        idx = todo[start : start + per_chunk]
-        out = _solve_chunk(v[0, idx], zeta_bound[0, idx], n, tol, max_iter, atol[idx], progress)
-        u_and[idx], q[idx], best_p[idx], best_d[idx], iterations[idx], converged[idx] = out
+    with _one_thread(v.device):
+        for start in range(0, todo.numel(), per_chunk):
+            idx = todo[start : start + per_chunk]
+            out = _solve_chunk(v[0, idx], zeta_bound[0, idx], n, tol, max_iter, atol[idx], progress)
+            u_and[idx], q[idx], best_p[idx], best_d[idx], iterations[idx], converged[idx] = out
     return Solution(u_and[None], q[None], None, best_p, torch.minimum(best_d, best_p), iterations, converged)
+
+
+@contextmanager
+def _one_thread(device: torch.device) -> Iterator[None]:
+    """One torch thread on a CPU for the duration (restored after), as every measurement here.
+
+    The method's gathers, copies and triangular solves are small parallel operations: on a CPU that
+    other jobs load they wait for descheduled threads (3 games at ``n = 10`` took 22 s with two
+    threads at load 4 on two cores, 0.5 s with one). Only the Cholesky factorisation of a large
+    ``K`` would gain from more threads on an idle machine.
+    """
+    previous = torch.get_num_threads()
+    if device.type != "cpu" or previous == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 #: the blocks of the normal matrix below this size are gathered at once (:func:`_normal_matrix`)
@@ -150,6 +177,80 @@ def _ratio(x: torch.Tensor, dx: torch.Tensor, where: torch.Tensor) -> torch.Tens
     """Per sample, the largest ``α ≤ 1`` with ``x + α·dx ≥ 0`` on the entries ``where`` (``(B, 5, N)`` → ``(B,)``)."""
     r = torch.where(where & (dx < 0), -x / torch.where(dx < 0, dx, -1.0), torch.ones_like(x))
     return r.flatten(1).amin(1).clamp(max=1.0)
+
+
+@dataclass
+class _Newton:
+    """The Newton system of one iteration for the active games (``(B, 5, N)`` unless noted): the lower
+    and upper slacks ``s``, ``w`` and their multipliers ``z``, ``t``, the masks of the variables that
+    move and of those with an upper bound, the scaling ``theta``, the Cholesky factor of ``K``
+    ``(B, N, N)``, the residuals ``r_p`` ``(B, N)`` and ``r_d``, and the maps ``A``, ``Aᵀ``."""
+
+    s: torch.Tensor
+    w: torch.Tensor
+    z: torch.Tensor
+    t: torch.Tensor
+    moves: torch.Tensor
+    bounded: torch.Tensor
+    theta: torch.Tensor
+    chol: torch.Tensor
+    r_p: torch.Tensor
+    r_d: torch.Tensor
+    apply_a: Callable[[torch.Tensor], torch.Tensor]
+    apply_at: Callable[[torch.Tensor], torch.Tensor]
+
+    def direction(self, rc_l: torch.Tensor, rc_u: torch.Tensor, residuals: bool = True) -> tuple[torch.Tensor, ...]:
+        """The Newton step ``(Δx, Δy, Δz, Δt)`` for the complementarity targets ``rc_l``, ``rc_u``, with the
+        primal and dual residuals (or without: a corrector)."""
+        mv, bd, s, w = self.moves, self.bounded, self.s, self.w
+        g = torch.where(mv, rc_l / s - torch.where(bd, rc_u / w, 0.0) - (self.r_d if residuals else 0.0), 0.0)
+        rhs = (self.r_p if residuals else 0.0) - self.apply_a(self.theta * g)
+        # two triangular solves: torch.cholesky_solve is 4-10× slower on a CPU
+        half = torch.linalg.solve_triangular(self.chol, rhs[..., None], upper=False)
+        dy = torch.linalg.solve_triangular(self.chol.mT, half, upper=True)[..., 0]
+        dx = self.theta * (self.apply_at(dy) + g)
+        dz = torch.where(mv, (rc_l - self.z * dx) / s, 0.0)
+        dt = torch.where(bd, (rc_u + self.t * dx) / w, 0.0)
+        return dx, dy, dz, dt
+
+    def steps(self, dx: torch.Tensor, dz: torch.Tensor, dt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The longest primal and dual steps ``≤ 1`` that keep the slacks and multipliers ``≥ 0``, per game."""
+        primal = torch.minimum(_ratio(self.s, dx, self.moves), _ratio(self.w, -dx, self.bounded))
+        dual = torch.minimum(_ratio(self.z, dz, self.moves), _ratio(self.t, dt, self.bounded))
+        return primal, dual
+
+    def search(self, mu: torch.Tensor, count: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Mehrotra's predictor-corrector direction, improved by Gondzio's centrality correctors, and its
+        primal and dual step lengths (to the boundary): ``(Δx, Δy, Δz, Δt, α_p, α_d)``."""
+        mv, bd, s, w, z, t = self.moves, self.bounded, self.s, self.w, self.z, self.t
+        dx, dy, dz, dt = self.direction(-s * z, -w * t)
+        ap, ad = self.steps(dx, dz, dt)
+        ap3, ad3 = ap[:, None, None], ad[:, None, None]
+        mu_aff = (((s + ap3 * dx) * (z + ad3 * dz)).sum((1, 2)) + ((w - ap3 * dx) * (t + ad3 * dt)).sum((1, 2))) / count
+        target = ((mu_aff / mu).clamp(max=1.0) ** 3 * mu)[:, None, None]
+        dx, dy, dz, dt = self.direction(
+            torch.where(mv, target - s * z - dx * dz, 0.0), torch.where(bd, target - w * t + dx * dt, 0.0)
+        )
+        ap, ad = self.steps(dx, dz, dt)
+        low, high = 0.1 * target, 10.0 * target
+        for _ in range(CORRECTORS):  # each: one more solve with the same factor, for a longer step
+            shortest = torch.minimum(ap, ad)
+            goal = torch.clamp(1.5 * shortest + 0.1, max=1.0)
+            g3 = goal[:, None, None]
+            prod_l, prod_u = (s + g3 * dx) * (z + g3 * dz), (w - g3 * dx) * (t + g3 * dt)
+            c_l = torch.where(mv, (prod_l.clamp(min=low, max=high) - prod_l).clamp(min=-high), 0.0)
+            c_u = torch.where(bd, (prod_u.clamp(min=low, max=high) - prod_u).clamp(min=-high), 0.0)
+            ex, ey, ez, et = self.direction(c_l, c_u, residuals=False)
+            nx, ny, nz, nt = dx + ex, dy + ey, dz + ez, dt + et
+            bp, bdd = self.steps(nx, nz, nt)
+            better = torch.minimum(bp, bdd) >= shortest + 0.1 * (goal - shortest)
+            if not bool(better.any()):
+                break
+            b3 = better[:, None, None]
+            dx, dz, dt = torch.where(b3, nx, dx), torch.where(b3, nz, dz), torch.where(b3, nt, dt)
+            dy = torch.where(better[:, None], ny, dy)
+            ap, ad = torch.where(better, bp, ap), torch.where(better, bdd, ad)
+        return dx, dy, dz, dt, ap, ad
 
 
 def _solve_chunk(
@@ -268,52 +369,8 @@ def _solve_chunk(
             chol, info = torch.linalg.cholesky_ex(k)
             del k
             stalled = stalled | (info != 0)
-
-            def direction(rc_l: torch.Tensor, rc_u: torch.Tensor, residuals: bool = True) -> tuple[torch.Tensor, ...]:
-                """The Newton step for complementarity targets ``rc_l``, ``rc_u`` (and the residuals, or none)."""
-                g = torch.where(mv, rc_l / s - torch.where(bd, rc_u / w, 0.0) - (r_d if residuals else 0.0), 0.0)
-                rhs = (r_p if residuals else 0.0) - apply_a(theta * g)
-                # two triangular solves: torch.cholesky_solve is 4-10× slower on a CPU
-                half_solved = torch.linalg.solve_triangular(chol, rhs[..., None], upper=False)
-                dy = torch.linalg.solve_triangular(chol.mT, half_solved, upper=True)[..., 0]
-                dx = theta * (apply_at(dy) + g)
-                dz = torch.where(mv, (rc_l - z * dx) / s, 0.0)
-                dtt = torch.where(bd, (rc_u + t * dx) / w, 0.0)
-                return dx, dy, dz, dtt
-
-            def steps(dx: torch.Tensor, dz: torch.Tensor, dtt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-                primal = torch.minimum(_ratio(s, dx, mv), _ratio(w, -dx, bd))
-                dual = torch.minimum(_ratio(z, dz, mv), _ratio(t, dtt, bd))
-                return primal, dual
-
-            dx, dy, dz, dtt = direction(-s * z, -w * t)
-            ap, ad = steps(dx, dz, dtt)
-            ap3, ad3 = ap[:, None, None], ad[:, None, None]
-            mu_aff = (((s + ap3 * dx) * (z + ad3 * dz)).sum((1, 2)) + ((w - ap3 * dx) * (t + ad3 * dtt)).sum((1, 2))) / cnt
-            sigma_mu = (mu_aff / mu).clamp(max=1.0) ** 3 * mu
-            target = sigma_mu[:, None, None]
-            dx, dy, dz, dtt = direction(
-                torch.where(mv, target - s * z - dx * dz, 0.0), torch.where(bd, target - w * t + dx * dtt, 0.0)
-            )
-            ap, ad = steps(dx, dz, dtt)
-            for _ in range(CORRECTORS):  # Gondzio's centrality correctors: longer steps for one more solve each
-                shortest = torch.minimum(ap, ad)
-                goal = torch.clamp(1.5 * shortest + 0.1, max=1.0)
-                g3 = goal[:, None, None]
-                prod_l, prod_u = (s + g3 * dx) * (z + g3 * dz), (w - g3 * dx) * (t + g3 * dtt)
-                low_target, high_target = 0.1 * target, 10.0 * target
-                c_l = torch.where(mv, (prod_l.clamp(min=low_target, max=high_target) - prod_l).clamp(min=-high_target), 0.0)
-                c_u = torch.where(bd, (prod_u.clamp(min=low_target, max=high_target) - prod_u).clamp(min=-high_target), 0.0)
-                ex, ey, ez, et = direction(c_l, c_u, residuals=False)
-                nx, ny, nz, nt = dx + ex, dy + ey, dz + ez, dtt + et
-                bp, bdd = steps(nx, nz, nt)
-                better = torch.minimum(bp, bdd) >= shortest + 0.1 * (goal - shortest)
-                if not bool(better.any()):
-                    break
-                b3 = better[:, None, None]
-                dx, dz, dtt = torch.where(b3, nx, dx), torch.where(b3, nz, dz), torch.where(b3, nt, dtt)
-                dy = torch.where(better[:, None], ny, dy)
-                ap, ad = torch.where(better, bp, ap), torch.where(better, bdd, ad)
+            newton = _Newton(s, w, z, t, mv, bd, theta, chol, r_p, r_d, apply_a, apply_at)
+            dx, dy, dz, dtt, ap, ad = newton.search(mu, cnt)
             ap, ad = STEP * ap, STEP * ad
             ok = torch.isfinite(dx).flatten(1).all(1) & torch.isfinite(dy).all(1) & (ap > 1e-10) & (ad > 1e-10)
             stalled = stalled | ~ok

@@ -37,16 +37,17 @@ def sparse_and_or(
         v: value vectors ``(..., 2**n)`` (numpy or torch); a batch is solved in one call.
         noise: relative noise bound (default 0.02, as in the papers).
         noise_bound: absolute bound ``ζ``, one for all or one per sample; overrides ``noise``.
-        solver: ``"auto"`` (default) — the fastest certified route for the batch at hand, measured
-            on one CPU core (``benchmarks/README.md``): ``"ipm"`` for a small batch of games with
-            ``n ≤ 12`` on the CPU (at most 64 games at ``n = 10``, 16 at 11, 8 at 12, any number at
-            ``n ≤ 9``), ``"admm"`` for larger batches, larger ``n`` and GPU tensors, ``"lp"`` in
-            place of ``"ipm"`` when ``tol < 1e-4`` (rule and table:
-            :func:`interprim.extract._driver.choose`); games where the interior-point method
-            stalls (rare) are solved again by ``"lp"``. ``"ipm"`` — a primal-dual interior-point
-            method on the structure of the transforms (:mod:`interprim.extract.ipm`; one game at
-            ``n = 10`` in about 0.3 s on one CPU core), for ``n ≤ 12``, stopped at a certified
-            relative gap ``tol``; ``"admm"`` — the batched first-order solver of
+        solver: ``"auto"`` (default) — the fastest certified route for the batch at hand, as
+            measured on one CPU core (``benchmarks/README.md``): ``"ipm"`` for games on the CPU
+            with ``n ≤ 12`` in a batch of at most (for ``tol ≥ 1e-2`` / tighter) any number of
+            games at ``n ≤ 8``, 64 / any at ``n = 9``, 16 / 256 at 10, 2 / 64 at 11, 1 / 4 at 12;
+            ``"admm"`` for larger batches, larger ``n`` and GPU tensors; ``"lp"`` in place of
+            ``"ipm"`` when ``tol < 1e-4`` (the rule: :func:`interprim.extract._driver.choose`).
+            Games where the interior-point method stalls (rare) are solved again by ``"lp"``.
+            ``"ipm"`` — a primal-dual interior-point method on the structure of the transforms
+            (:mod:`interprim.extract.ipm`; one game at ``n = 10`` certified within 1 % in about
+            0.2 s on one CPU core), for ``n ≤ 12``, stopped at a certified relative gap ``tol``
+            (down to about 1e-4); ``"admm"`` — the batched first-order solver of
             :mod:`interprim.extract.admm` (CPU or GPU), stopped at a certified relative gap
             ``tol``, the fastest per game for large batches; ``"lp"`` — the exact LP by HiGHS
             (:mod:`interprim.extract.lp`), for ``n ≤ 12`` (larger ``n`` is refused); ``"sgd"`` —
