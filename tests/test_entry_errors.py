@@ -562,3 +562,16 @@ def test_sst2_not_utf8(tmp_path):
     (tmp_path / "train.tsv").write_bytes("sentence\tlabel\r\ngood\t1\r\ncafé crème\t0\r\n".encode("utf-8"))
     data = load_sst2(tmp_path)
     assert data.sentences == ["good", "café crème"] and data.labels.tolist() == [1, 0]
+
+
+def test_explain_without_an_input_and_negative_stride_player_masks():
+    import interprim as ip
+    from interprim.games import patch_grid
+    from interprim.games.players import check_players
+
+    with pytest.raises(TypeError, match="x must be an image .* got None"):
+        ip.explain(lambda x: x.sum(1), None)
+    masks = patch_grid(8, 8, 4).numpy()
+    flipped = masks[:, ::-1, :]  # a negative-stride numpy view is a valid set of masks
+    assert check_players(flipped, (8, 8)).shape == (4, 8, 8)
+    assert torch.equal(check_players(flipped, (8, 8)), torch.as_tensor(np.ascontiguousarray(flipped)))

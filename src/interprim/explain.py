@@ -209,6 +209,9 @@ def _kind_of(models: list[Any], x: Any) -> tuple[str, Any, bool]:
     """``("image" | "text" | "table", x, batched)``: the kind of input and whether it is a batch."""
     if isinstance(x, str):
         return "text", [x], False
+    if x is None:
+        raise TypeError("x must be an image (C, H, W), a sentence, or a feature row (d,) (or a batch of them), "
+                        "got None.")
     if isinstance(x, (list, tuple)) and x and all(isinstance(s, str) for s in x):
         return "text", list(x), True
     names = _pandas_names(x)  # a DataFrame (or a row of one) keeps its column names for feature_names

@@ -47,7 +47,7 @@ def check_players(players: Any, spatial_shape: Sequence[int], name: str = "playe
     """
     if not isinstance(players, torch.Tensor):
         try:
-            players = torch.as_tensor(np.asarray(players))
+            players = torch.as_tensor(np.ascontiguousarray(players))
         except (TypeError, ValueError, RuntimeError) as e:
             raise TypeError(f"{name} must be a bool tensor (n, H, W), got {type(players).__name__} ({e}).") from None
     height, width = (int(s) for s in spatial_shape)
