@@ -205,11 +205,11 @@ def analysed_samples(config: Config, limit: bool = True) -> list[int]:
     """The analysed test samples (module docstring): the first ``samples`` (all with ``limit=False``)."""
     data_path = config.data_path or None
     if config.task == "lm":
-        usable = [int(i) for i in next_word_texts(config.dataset, config.n, data_path)]
+        texts = next_word_texts(config.dataset, config.n, data_path)
+        usable = list(texts)
         if not config.model_paths and config.target == "text":  # targets the small models know (not [UNK])
-            tok, sentences = datasets.lm_tokenizer(datasets.folder(config.dataset, data_path)), datasets.load(
-                config.dataset, "test", data_path).sentences
-            texts = next_word_texts(config.dataset, config.n, data_path)
+            tok = datasets.lm_tokenizer(datasets.folder(config.dataset, data_path))
+            sentences = datasets.load(config.dataset, "test", data_path).sentences
             usable = [i for i in usable if next_token(tok, sentences[i], texts[i][1]) != tok.unk_token_id]
     elif config.task == "sst2":
         usable = [int(i) for i in datasets.eligible(config.dataset, "test", config.n, data_path)]
@@ -330,7 +330,7 @@ def next_token(tokenizer: Any, sentence: str, start: int) -> int:
 
 
 def language_model(arch: str, model: Mapping[str, np.ndarray] | None, model_path: str | None, device: str,
-                   data_path: str | None) -> tuple[Any, Any]:
+                   dataset: str, data_path: str | None) -> tuple[Any, Any]:
     """``(model, tokenizer)`` of task ``lm``: one trained here (its arrays ``model``) or a pretrained one read
     from the local folder ``model_path``."""
     if model_path:
@@ -340,7 +340,7 @@ def language_model(arch: str, model: Mapping[str, np.ndarray] | None, model_path
         return net, AutoTokenizer.from_pretrained(model_path, local_files_only=True)
     if model is None:
         raise ValueError(f"the language model {arch!r} needs its trained arrays or a model_path.")
-    return load_language_model(arch, model, device=device), datasets.lm_tokenizer(datasets.folder("sst2", data_path))
+    return load_language_model(arch, model, device=device), datasets.lm_tokenizer(datasets.folder(dataset, data_path))
 
 
 def next_word_values(
@@ -361,7 +361,7 @@ def next_word_values(
     texts = next_word_texts(dataset, n, data_path)
     sentences = datasets.load(dataset, "test", data_path).sentences
     chosen = [texts[int(i)] for i in samples]
-    net, tok = language_model(arch, model, model_path, device, data_path)
+    net, tok = language_model(arch, model, model_path, device, dataset, data_path)
     targets = ([next_token(tok, sentences[int(i)], start) for i, (_, start) in zip(samples, chosen)]
                if target == "text" else None)
     v, _ = text_values(net, tok, [text for text, _ in chosen], n, seed=player_seed, targets=targets, device=device)
