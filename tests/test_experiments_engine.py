@@ -35,7 +35,8 @@ from interprim.experiments._json import plain
 from interprim.experiments.config import tomllib
 
 FAST = ("n_games=2", "n_players=4")
-OUTPUTS = ("config.toml", "results.json", "summary.md", "run.log", "figures/orders.png", "figures/orders.svg")
+OUTPUTS = ("config.toml", "results.json", "summary.md", "report.html", "run.log", "figures/orders.png",
+           "figures/orders.svg")
 
 
 @pytest.fixture
@@ -159,15 +160,15 @@ def test_context_deps_enter_the_key_and_the_call(tmp_path):
         ctx.task("shifted", shifted, {"offset": 1}, deps={"y": two.key})
 
 
-def test_map_runs_missing_tasks_in_order_through_the_executor(tmp_path):
+def test_map_runs_missing_tasks_through_the_executor(tmp_path):
     class Recording(InProcessExecutor):
         def __init__(self):
             self.batches = []
 
-        def map(self, fn, kwargs_list):
+        def map_unordered(self, fn, kwargs_list):
             kwargs_list = list(kwargs_list)
             self.batches.append([k.get("x", "dep") for k in kwargs_list])
-            return super().map(fn, kwargs_list)
+            return super().map_unordered(fn, kwargs_list)
 
     CALLS.clear()
     executor = Recording()
@@ -183,6 +184,49 @@ def test_map_runs_missing_tasks_in_order_through_the_executor(tmp_path):
     assert executor.batches[2:] == [["dep", "dep"], ["dep"]]  # the shared (9.0) task is reused
     with pytest.raises(ValueError, match="deps holds 1 mappings for 2 tasks"):
         ctx.map("shifted", shifted, [{"offset": 0}, {"offset": 1}], deps=[{"y": done[0]}])
+
+
+def test_map_stores_results_in_the_order_they_come(tmp_path):
+    class Reversed(InProcessExecutor):
+        """Finishes the tasks last to first, then fails: the finished ones must be stored under their own keys."""
+
+        def map_unordered(self, fn, kwargs_list):
+            kwargs_list = list(kwargs_list)
+            for i in reversed(range(1, len(kwargs_list))):
+                yield i, fn(**kwargs_list[i])
+            raise RuntimeError("worker lost")
+
+    CALLS.clear()
+    params = [{"x": x} for x in (5, 6, 7)]
+    with pytest.raises(RuntimeError, match="worker lost"):
+        Context(tmp_path, executor=Reversed(), progress=False).map("square", square, params)
+    ctx = Context(tmp_path, progress=False)
+    done = ctx.map("square", square, params)
+    assert [d.value["x"] for d in done] == [5, 6, 7] and [d.value["y"].tolist()[1] for d in done] == [5, 6, 7]
+    assert (ctx.computed, ctx.reused) == (1, 2) and CALLS[-1] == {"x": 5, "scale": 1.0}
+
+
+def test_each_runs_parts_side_by_side_only_with_a_parallel_executor(tmp_path):
+    import threading
+
+    class Parallel(InProcessExecutor):
+        parallel = True
+
+    def part(ctx, x):
+        barrier.wait(timeout=10)  # every part must be running at once to pass
+        return threading.get_ident(), ctx.map("square", square, [{"x": x}, {"x": x + 10}])
+
+    for executor, together in ((Parallel(), True), (InProcessExecutor(), False)):
+        barrier = threading.Barrier(3 if together else 1)
+        ctx = Context(tmp_path / str(together), executor=executor, progress=False)
+        out = ctx.each(lambda x: part(ctx, x), [1, 2, 3])
+        assert [[d.value["x"] for d in done] for _, done in out] == [[1, 11], [2, 12], [3, 13]]
+        assert len({ident for ident, _ in out}) == (3 if together else 1)
+        assert ctx.computed == 6 and (tmp_path / str(together) / "run.log").read_text().count("computed in") == 6
+
+    ctx = Context(tmp_path / "fails", executor=Parallel(), progress=False)
+    with pytest.raises(ZeroDivisionError):
+        ctx.each(lambda x: 1 / x, [1, 0, 2])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -331,7 +375,7 @@ def test_run_experiment_writes_the_output_contract(tmp_path):
                         "results"}
     assert doc["schema"] == SCHEMA and doc["experiment"] == "selftest"
     assert doc["config"] == {"seeds": [0, 1], "n_games": 2, "n_players": 4, "noise": 0.02, "tol": 0.01}
-    assert set(doc["environment"]) == {"python", "platform", "interprim", "torch", "numpy", "device", "threads"}
+    assert set(doc["environment"]) == {"executor", "python", "platform", "interprim", "torch", "numpy", "device", "threads"}
     assert doc["tasks"]["computed"] == 4 and doc["tasks"]["reused"] == 0
     assert set(doc["tasks"]["seconds_by_kind"]) == {"selftest-games", "selftest-extract"}
     results = doc["results"]
@@ -395,7 +439,7 @@ def test_report_rerenders_without_computing(tmp_path, monkeypatch):
     monkeypatch.setattr(selftest, "run", fail)
     monkeypatch.setattr(selftest, "extract", fail)
     paths = report(out)
-    assert sorted(p.name for p in paths) == ["orders.png", "orders.svg", "summary.md"]
+    assert sorted(p.name for p in paths) == ["orders.png", "orders.svg", "report.html", "summary.md"]
     assert all(p.is_file() for p in paths)
     for name, data in before.items():
         assert (out / name).read_bytes() == data, name

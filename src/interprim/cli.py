@@ -9,6 +9,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -205,8 +206,13 @@ def _experiment_run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     out = Path(args.out) if args.out else default_out(args.name)
+    try:
+        executor = _executor(args)
+    except (ValueError, ImportError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     options = {"config_source": args.config, "overrides": args.overrides, "out": out, "device": args.device,
-               "store": args.store}
+               "store": args.store, "executor": executor}
     try:
         if args.name == "all":
             docs = run_all(**options)
@@ -217,11 +223,31 @@ def _experiment_run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    finally:
+        if executor is not None:
+            executor.close()
     for name, doc in docs.items():
         tasks = doc["tasks"]
         print(f"{name}: {folders[name]} ({tasks['computed']} tasks computed, {tasks['reused']} reused, "
               f"{doc['seconds']:.1f} s); see {folders[name] / 'summary.md'}")
     return 0
+
+
+def _executor(args: argparse.Namespace) -> Any:
+    """The executor of ``experiment run``: ``None`` (in this process) or a :class:`RayExecutor` (not yet connected)."""
+    ray_only = {"--address": args.address, "--workers": args.workers, "--task-cpus": args.task_cpus,
+                "--task-gpus": args.task_gpus}
+    if args.executor != "ray":
+        given = [flag for flag, value in ray_only.items() if value is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} only apply to --executor ray.")
+        return None
+    if args.address is not None and args.workers is not None:
+        raise ValueError("--workers sizes a local Ray instance; with --address the cluster has its own workers.")
+    from .experiments.executor import RayExecutor
+
+    gpus = args.task_gpus if args.task_gpus is not None else 1.0
+    return RayExecutor(args.address, workers=args.workers, cpus=args.task_cpus or 1.0, gpus=gpus)
 
 
 def _experiment_report(args: argparse.Namespace) -> int:
@@ -237,6 +263,18 @@ def _experiment_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from .report import write_index
+
+    try:
+        index = write_index(args.dirs, args.out)
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(index)
+    return 0
+
+
 def _positive_int(text: str) -> int:
     try:
         k = int(text)
@@ -245,6 +283,26 @@ def _positive_int(text: str) -> int:
     if k < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return k
+
+
+def _positive_float(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        x = math.nan
+    if not 0 < x < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return x
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        x = math.nan
+    if not 0 <= x < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return x
 
 
 def _non_negative_int(text: str) -> int:
@@ -315,10 +373,29 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--store", help="task store shared between runs (default <out>/store)")
     r.add_argument("--threads", type=_positive_int, default=None,
                    help="torch CPU threads (default: torch's); 1 is much faster on a CPU other jobs share")
+    r.add_argument("--executor", choices=("inprocess", "ray"), default="inprocess",
+                   help="where tasks run: one after the other in this process, or as Ray tasks, many at once "
+                   "(pip install 'interprim[ray]')")
+    r.add_argument("--address", help="with --executor ray: a running Ray cluster (auto, HOST:6379 or "
+                   "ray://HOST:10001); default: start a local Ray instance")
+    r.add_argument("--workers", type=_positive_int, default=None,
+                   help="with --executor ray and no --address: CPUs of the local Ray instance (default: all)")
+    r.add_argument("--task-cpus", type=_positive_float, default=None,
+                   help="with --executor ray: CPUs (and torch threads) per task (default 1)")
+    r.add_argument("--task-gpus", type=_non_negative_float, default=None,
+                   help="with --executor ray: GPUs per task that runs on a CUDA --device; a fraction shares "
+                   "a GPU (default 1)")
     r.set_defaults(func=_experiment_run)
-    rep = xs.add_parser("report", help="re-render the figures and summary.md of a run from its results.json")
+    rep = xs.add_parser("report", help="re-render the figures, summary.md and report.html of a run from its "
+                        "results.json")
     rep.add_argument("dir", help="the output folder of `interprim experiment run`")
     rep.set_defaults(func=_experiment_report)
+    ix = sub.add_parser("report", help="rewrite the report.html of runs and an index page that links them")
+    ix.add_argument("dirs", nargs="+", metavar="DIR",
+                    help="output folders of `interprim experiment run` (the folder of `run all` stands for its runs)")
+    ix.add_argument("--out", metavar="FILE",
+                    help="the index page (default: report.html in the nearest folder that holds every run)")
+    ix.set_defaults(func=_report)
     return p
 
 

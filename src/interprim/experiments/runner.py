@@ -9,7 +9,9 @@ anything is written), then fills the output folder (default ``runs/<name>-<YYYYm
 - ``store/`` — the task records (unless ``store=`` names a shared folder);
 - ``results.json`` — the results (schema below);
 - ``figures/`` — the experiment's figures (PNG and SVG);
-- ``summary.md`` — a title, the experiment's markdown summary and how the run went.
+- ``summary.md`` — a title, the experiment's markdown summary and how the run went;
+- ``report.html`` — all of it in one self-contained page, with the sample browser of results that
+  have one (:mod:`interprim.report`).
 
 Rerunning into the same folder (or with the same store) computes only the missing tasks.
 
@@ -19,7 +21,7 @@ Rerunning into the same folder (or with the same store) computes only the missin
       "schema": "interprim.results/1",
       "experiment": "<name>",
       "config": {<the resolved config>},
-      "environment": {"python", "platform", "interprim", "torch", "numpy", "device", "threads"},
+      "environment": {"executor", "python", "platform", "interprim", "torch", "numpy", "device", "threads"},
       "started": "<ISO 8601 local time>", "finished": "<ISO 8601 local time>", "seconds": <float>,
       "tasks": {"computed": <int>, "reused": <int>, "seconds_by_kind": {"<kind>": <float>}},
       "results": <the dict returned by the experiment's run>
@@ -84,10 +86,11 @@ def _check_device(device: str) -> None:
                          f"use --device cpu.")
 
 
-def _environment(device: str) -> dict[str, Any]:
+def _environment(device: str, executor: Executor | None) -> dict[str, Any]:
     import torch
 
     return {
+        "executor": repr(executor) if executor is not None else "InProcessExecutor()",
         "python": platform.python_version(),
         "platform": platform.platform(),
         "interprim": __version__,
@@ -207,7 +210,7 @@ def _execute(
         "schema": SCHEMA,
         "experiment": module.NAME,
         "config": resolved,
-        "environment": _environment(device),
+        "environment": _environment(device, executor),
         "started": started,
         "finished": _now(),
         "seconds": time.perf_counter() - start,
@@ -235,32 +238,60 @@ def _summary_markdown(module: ModuleType, doc: dict[str, Any]) -> str:
 
 
 def _render(module: ModuleType, doc: dict[str, Any], out: Path) -> list[Path]:
-    """Draw the figures into ``<out>/figures`` and write ``<out>/summary.md`` from ``doc``; returns their paths."""
+    """Draw the figures into ``<out>/figures``, write ``<out>/summary.md`` and ``<out>/report.html`` from ``doc``.
+
+    Returns the paths written.
+    """
+    from ..report import write_run_report  # the report package reads runs through this module
+
     figure_dir = out / "figures"
     figure_dir.mkdir(parents=True, exist_ok=True)
     paths = [Path(p) for p in module.figures(doc["results"], figure_dir)]
     _write_text(out / "summary.md", _summary_markdown(module, doc))
-    return [*paths, out / "summary.md"]
+    return [*paths, out / "summary.md", write_run_report(out, doc)]
 
 
-def report(out_dir: str | os.PathLike) -> list[Path]:
-    """Re-render the figures and ``summary.md`` of a run from its ``results.json``, computing nothing.
+def run_folders(out_dir: str | os.PathLike) -> list[Path]:
+    """The runs in ``out_dir``: itself when it holds ``results.json``, else its subfolders that do (``run all``).
 
-    ``out_dir`` is the output folder of a run, or of ``run all`` (then each experiment's subfolder
-    is rendered). Returns the paths written. A folder without ``results.json`` raises
-    ``FileNotFoundError``; a file of another schema raises ``ValueError``.
+    Raises ``FileNotFoundError`` when there is none.
     """
     out = Path(out_dir)
-    path = out / RESULTS
+    if (out / RESULTS).is_file():
+        return [out]
+    runs = sorted(p.parent for p in out.glob(f"*/{RESULTS}"))
+    if not runs:
+        raise FileNotFoundError(f"{out / RESULTS} does not exist: pass the output folder of `interprim experiment run`.")
+    return runs
+
+
+def read_results(out_dir: str | os.PathLike) -> dict[str, Any]:
+    """The ``results.json`` of the run in ``out_dir``, checked to be of :data:`SCHEMA`.
+
+    Raises ``FileNotFoundError`` when the file is missing and ``ValueError`` when it is not JSON
+    or of another schema.
+    """
+    path = Path(out_dir) / RESULTS
     if not path.is_file():
-        runs = sorted(p.parent for p in out.glob(f"*/{RESULTS}"))
-        if not runs:
-            raise FileNotFoundError(f"{path} does not exist: pass the output folder of `interprim experiment run`.")
-        return [p for run in runs for p in report(run)]
+        raise FileNotFoundError(f"{path} does not exist: pass the output folder of `interprim experiment run`.")
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"{path} is not valid JSON ({e}).") from None
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise ValueError(f"{path} is not an {SCHEMA} results file (schema {doc.get('schema') if isinstance(doc, dict) else None!r}).")
-    return _render(get(doc["experiment"]), doc, out)
+    return doc
+
+
+def report(out_dir: str | os.PathLike) -> list[Path]:
+    """Re-render the figures, ``summary.md`` and ``report.html`` of a run from its ``results.json``, computing nothing.
+
+    ``out_dir`` is the output folder of a run, or of ``run all`` (then each experiment's subfolder
+    is rendered). Returns the paths written. A folder without ``results.json`` raises
+    ``FileNotFoundError``; a file of another schema raises ``ValueError``.
+    """
+    paths = []
+    for run in run_folders(out_dir):
+        doc = read_results(run)
+        paths += _render(get(doc.get("experiment")), doc, run)
+    return paths

@@ -14,9 +14,10 @@ An experiment's ``run(config, ctx)`` calls ``ctx.task`` / ``ctx.map`` on its :cl
     values = ctx.map("values", model_values, [{"start": s} for s in range(0, 100, 10)],
                      deps={"model": model})            # each task calls model_values(start=..., model=<arrays>)
 
-A task whose record exists is read back (*reused*); a missing one is computed through the
-context's executor and written at once (*computed*), so a run that stops keeps every finished task
-and its rerun computes only the rest. The value returned is always the one read back from the
+A task whose record exists is read back (*reused*); the missing ones are computed through the
+context's executor (possibly several at once, :mod:`.executor`) and each is written as soon as it
+finishes (*computed*), so a run that stops keeps every finished task and its rerun computes only
+the rest. The value returned is always the one read back from the
 store, so a fresh run and a resumed run see bitwise identical values.
 
 Records live under the store key ``("tasks", kind, key)``:
@@ -40,12 +41,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -59,6 +62,8 @@ KEY_LENGTH = 16  # hex digits of the sha256 kept in a task key (64 bits)
 LOG_NAME = "run.log"
 
 Deps = Mapping[str, "Done"]
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def task_key(kind: str, params: Mapping[str, Any], deps: Sequence[str] = ()) -> str:
@@ -140,6 +145,8 @@ class Context:
         self.computed = 0
         self.reused = 0
         self.seconds_by_kind: dict[str, float] = {}
+        self._lock = threading.Lock()  # counters and run.log, shared by the threads of each()
+        self._local = threading.local()
 
     def __repr__(self) -> str:
         return f"Context(out={str(self.out)!r}, store={self.store!r}, device={self.device!r}, executor={self.executor!r})"
@@ -148,12 +155,36 @@ class Context:
         """Append ``<local time> <message>`` as one line to ``<out>/run.log``."""
         self.out.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now().astimezone().isoformat(timespec="seconds")
-        with open(self.out / LOG_NAME, "a", encoding="utf-8") as f:
+        with self._lock, open(self.out / LOG_NAME, "a", encoding="utf-8") as f:
             f.write(f"{stamp} {message}\n")
 
     def task_counts(self) -> dict[str, Any]:
         """``{"computed", "reused", "seconds_by_kind"}``: the ``tasks`` section of ``results.json``."""
         return {"computed": self.computed, "reused": self.reused, "seconds_by_kind": dict(self.seconds_by_kind)}
+
+    def each(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """``[fn(item) for item in items]``, the calls side by side when the executor runs tasks in parallel.
+
+        For the independent parts of an experiment (e.g. one per seed), each of which runs its own
+        tasks: with a parallel executor (``executor.parallel``, e.g. Ray) every call runs in its
+        own driver thread, so the tasks of all of them are in flight at once; otherwise the calls
+        run one after the other. Either way the results come in the order of ``items`` and the
+        tasks, their keys and their values are the same. The first exception is raised once
+        every call has ended.
+        """
+        items = list(items)
+        if not getattr(self.executor, "parallel", False) or len(items) < 2:
+            return [fn(item) for item in items]
+        with (ThreadPoolExecutor(max_workers=len(items), initializer=self._quiet) as pool,
+              tqdm(total=len(items), desc="parts in parallel", disable=not self.progress) as bar):
+            futures = [pool.submit(fn, item) for item in items]
+            for _ in as_completed(futures):
+                bar.update(1)
+        return [f.result() for f in futures]
+
+    def _quiet(self) -> None:
+        """Thread initializer of :meth:`each`: no progress bar per map inside the parallel calls."""
+        self._local.quiet = True
 
     def task(self, kind: str, fn: Callable[..., Any], params: Mapping[str, Any], deps: Deps | None = None) -> Done:
         """Run the task ``fn(**params, **{name: dep.value for name, dep in deps.items()})`` once, keyed.
@@ -170,7 +201,7 @@ class Context:
         params_list: Sequence[Mapping[str, Any]],
         deps: Deps | Sequence[Deps] | None = None,
     ) -> list[Done]:
-        """:meth:`task` for each ``params`` of ``params_list``; the missing ones run through the executor, in order.
+        """:meth:`task` for each ``params`` of ``params_list``; the missing ones run through the executor.
 
         ``deps`` is either one mapping shared by every task or a list of mappings, one per task.
         Tasks with equal keys run once. One progress bar counts the tasks, reused ones first.
@@ -238,15 +269,21 @@ class Context:
                 todo[key] = i
             else:
                 values[key] = value
-                self.reused += 1
+                with self._lock:
+                    self.reused += 1
                 self.log(f"{kind} {key} reused")
-        jobs = [{**params_list[i], **{name: dep.value for name, dep in deps_list[i].items()}} for i in todo.values()]
-        with tqdm(total=len(values) + len(todo), initial=len(values), desc=kind, disable=not (bar and self.progress)) as b:
-            for (key, i), (value, seconds) in zip(todo.items(), self.executor.map(_Timed(fn), jobs)):
+        first = list(todo.items())  # (key, index of its first task), in the order of the jobs
+        jobs = [{**params_list[i], **{name: dep.value for name, dep in deps_list[i].items()}} for _, i in first]
+        quiet = getattr(self._local, "quiet", False)
+        with tqdm(total=len(values) + len(todo), initial=len(values), desc=kind,
+                  disable=not (bar and self.progress) or quiet) as b:
+            for j, (value, seconds) in self.executor.map_unordered(_Timed(fn), jobs):
+                key, i = first[j]
                 self._write(kind, key, params_list[i], deps_list[i], value, seconds)
                 values[key] = self._read(kind, key)
-                self.computed += 1
-                self.seconds_by_kind[kind] = self.seconds_by_kind.get(kind, 0.0) + seconds
+                with self._lock:
+                    self.computed += 1
+                    self.seconds_by_kind[kind] = self.seconds_by_kind.get(kind, 0.0) + seconds
                 self.log(f"{kind} {key} computed in {seconds:.3f} s")
                 b.update(1)
         return [Done(kind, key, values[key]) for key in keys]
