@@ -6,7 +6,7 @@ import pytest
 
 from interprim import metrics
 from interprim.experiments import confusing_randomness as cr
-from interprim.experiments import pipeline
+from interprim.experiments import browser, pipeline
 from interprim.experiments.tasks import Context
 
 MICRO = dict(seeds=[0], epochs=1, subset_size=200, subset_epochs=1, samples=12, n=4, n_boot=50)
@@ -27,6 +27,9 @@ def test_schema_and_pairs(finished):
     assert set(seed["comparisons"]["layer"]) == {"init", "everything"}
     assert set(seed["comparisons"]["input"]) == {"init", "architecture", "everything"}
     assert any("mlp has no spatial feature map" in why for why in seed["skipped"].values())
+    browser.validate(results["browser"])  # the MLP is in the browser of the input players only
+    assert [s["models"] for s in results["browser"]] == [["a", "a_init", "half0", "half1"],
+                                                         ["a", "a_init", "b", "half0", "half1"]]
     for entry in seed["comparisons"]["input"].values():
         for stat in ("pearson", "spearman", "iou"):
             value, (lo, hi) = entry["agreement"][stat]["value"], entry["agreement"][stat]["ci"]

@@ -10,7 +10,7 @@ import torch
 
 from interprim.data import load_mnist10k
 from interprim.experiments import hard_vs_confusing as hvc
-from interprim.experiments import register, run_experiment
+from interprim.experiments import browser, register, run_experiment
 from interprim.experiments.models import load_model
 from interprim.store import Store
 
@@ -46,6 +46,8 @@ def test_schema_figures_and_summary(finished):
     assert 0 <= seed["overlap"]["p_value"] <= 1
     assert set(results["over_seeds"]["groups"]) == set(hvc.GROUPS)
     assert results["over_seeds"]["overlap"]["iou"]["n"] == 1
+    browser.validate(results["browser"])
+    assert [x["id"] for x in results["browser"][0]["samples"]] == [f"train #{i}" for i in seed["samples"]]
     names = {p.name for p in (out / "figures").iterdir()}
     for stem in ("by-order", "groups", "eta-loss"):
         assert {f"hard-vs-confusing-{stem}.png", f"hard-vs-confusing-{stem}.svg"} <= names

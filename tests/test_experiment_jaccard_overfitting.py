@@ -11,7 +11,7 @@ from scipy.stats import spearmanr
 from interprim import metrics
 from interprim.experiments import jaccard_by_order as jb
 from interprim.experiments import overfitting_dynamics as od
-from interprim.experiments import pipeline
+from interprim.experiments import browser, pipeline
 from interprim.experiments.models import load_model
 from interprim.experiments._json import plain
 from interprim.experiments.tasks import Context, task_key
@@ -61,6 +61,10 @@ def test_schema(finished):
         assert entry["trend"] is None or entry["trend"]["n"] <= 2
     # the results survive the trip through JSON that the runner makes
     json.dumps(results, default=float)
+    browser.validate(results["browser"])  # the first seed's model on its train, test and control samples
+    ids = [f"train #{i}" for i in sets["train"]] + [f"test #{i}" for i in sets["test"]] + \
+        [f"control (train) #{i}" for i in sets["control"]]
+    assert [([x["id"] for x in s["samples"]], s["models"]) for s in results["browser"]] == [(ids, ["lenet"])] * 2
 
 
 def test_sim_equals_a_direct_computation_from_the_stored_interactions(finished):
@@ -298,6 +302,10 @@ def test_overfitting_schema(overfit):
                 assert c["ci"][0] <= c["value"] + 1e-12 or not np.isfinite(c["value"])
     assert results["over_seeds"]["seeds_analysed"] == [0]
     json.dumps(results, default=float)
+    browser.validate(results["browser"])  # the models are the end of the learning phase and the late epoch
+    assert [s["models"] for s in results["browser"]] == [["epoch 1 (end of the learning phase)", "epoch 3 (late)"]] * 2
+    ids = [f"{split} #{i}" for split in ("train", "test") for i in results["samples"][split]]
+    assert [[x["id"] for x in s["samples"]] for s in results["browser"]] == [ids] * 2
 
 
 def test_overfitting_statistics_equal_a_direct_computation(overfit):
@@ -365,6 +373,7 @@ def test_a_seed_without_learning_phase_before_the_late_epoch_is_skipped(overfit)
     (seed,) = results["seeds"]
     assert seed["skipped"] is not None and "not before the late epoch" in seed["skipped"]
     assert seed["players"] == {} and results["over_seeds"]["seeds_analysed"] == []
+    assert results["browser"] == []  # no seed analysed: nothing to browse
     assert "not before the late epoch" in od.summary(json.loads(json.dumps(results, default=float)))
 
 

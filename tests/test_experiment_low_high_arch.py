@@ -11,7 +11,7 @@ from scipy.stats import spearmanr
 from interprim import metrics
 from interprim.data import load_mnist10k
 from interprim.experiments import architecture as ar
-from interprim.experiments import comparison, datasets, pipeline, register, run_experiment
+from interprim.experiments import browser, comparison, datasets, pipeline, register, run_experiment
 from interprim.experiments import high_layer as hl
 from interprim.experiments import low_layer as ll
 from interprim.experiments.tasks import Context
@@ -52,6 +52,9 @@ def test_low_layer_schema_and_pairs(low):
     assert results["shared_layers"] == 1 and results["player_layer"] == {"lenet": "pool1"}
     assert results["references"] == ["everything", "init-only", "different-low-same-data"]
     assert set(seed["eta"]) == {"layer", "input"}
+    browser.validate(results["browser"])  # one section per choice of players, every compared model
+    assert [("pool1" in s["title"], sorted(s["models"]), len(s["samples"])) for s in results["browser"]] == \
+        [(True, sorted(seed["eta"]["layer"]), 12), (False, sorted(seed["eta"]["input"]), 12)]
     for players in ("layer", "input"):
         by_pair = seed["comparisons"][players]
         assert set(by_pair) == set(ll.PAIRS)
@@ -78,7 +81,10 @@ def test_donors_low_layers_are_copied_and_stay_frozen(low, high):
     assert _shared(trained["dB-half0"], trained["donor-B"]) and not _shared(trained["dB-half0"], trained["donor-A"])
     assert not _shared(trained["r-half0"], trained["donor-A"]) and not _shared(trained["r-half0"], trained["r-init"])
     assert not np.array_equal(trained["dA-half0"]["fc5.weight"], trained["dA-half1"]["fc5.weight"])
-    ctx, _ = high
+    ctx, results = high
+    browser.validate(results["browser"])
+    assert [sorted(s["models"]) for s in results["browser"]] == [["dA-half0", "dA-init", "r-half0", "r-half1",
+                                                                  "r-init"]] * 2
     trained = {m: d.value for m, d in comparison.train(ctx, hl._models(hl.Config(**MICRO), 0)).items()}
     assert _shared(trained["dA-init"], trained["donor-A"]) and _shared(trained["dA-half0"], trained["donor-A"])
     assert not np.array_equal(trained["dA-half0"]["fc3.weight"], trained["dA-init"]["fc3.weight"])
@@ -166,6 +172,9 @@ def test_architecture_shares_the_first_layer_of_two_resnets(tmp_path, monkeypatc
     (seed,) = results["seeds"]
     assert results["player_layer"] == {"resnet20": "relu1", "resnet32": "relu1"}
     assert results["pairs"]["same-low-different-architecture"] == ["dA-resnet20", "dA-resnet32"]
+    browser.validate(results["browser"])  # both architectures' players on relu1: one section per choice of players
+    assert [("relu1" in s["title"], s["models"][:2], len(s["samples"])) for s in results["browser"]] == \
+        [(True, ["dA-resnet20", "dA-resnet32"], 6), (False, ["dA-resnet20", "dA-resnet32"], 6)]
     assert set(seed["comparisons"]["input"]) == {"same-low-different-architecture", "everything", "init-only"}
     trained = {m: d.value for m, d in comparison.train(ctx, ar._models(config, 0)).items()}
     for name in ("conv1.weight", "bn1.weight", "bn1.running_mean", "bn1.running_var"):

@@ -9,7 +9,7 @@ import pytest
 
 from interprim import metrics, sparse_and_or
 from interprim.experiments import init_diversity as idv
-from interprim.experiments import p2, run_experiment
+from interprim.experiments import browser, p2, run_experiment
 from interprim.experiments.tasks import Context
 
 MICRO = dict(seeds=[0], epochs=1, samples=8, n=4, diversity_samples=5, max_iter_sgd=300)
@@ -65,6 +65,10 @@ def test_schema_figures_and_summary_after_a_json_round_trip(finished, tmp_path):
             assert set(entry) == {"s_and", "s_or", "top10_s_and", "top10_s_or"}
             assert entry["s_and"]["mean"] is None or 0 <= entry["s_and"]["mean"] <= 1
     assert sorted(p.name for p in idv.figures(read, tmp_path)) == ["init-diversity.png", "init-diversity.svg"]
+    browser.validate(read["browser"])  # the exact LP's extraction of the diversity samples
+    (section,) = read["browser"]
+    assert "exact LP" in section["title"] and [x["id"] for x in section["samples"]] == \
+        [f"test #{i}" for i in read["samples"]]
     text = idv.summary(read)
     assert "| sgd |" in text and "| lp-vs-admm |" in text and "21 %" in text
 

@@ -12,7 +12,7 @@ import torch
 
 pytest.importorskip("transformers")
 
-from interprim.experiments import datasets, p2  # noqa: E402
+from interprim.experiments import browser, datasets, p2  # noqa: E402
 from interprim.experiments import transferability as tr  # noqa: E402
 from interprim.experiments.models import load_language_model, train_language_model  # noqa: E402
 from interprim.experiments.tasks import Context, task_key  # noqa: E402
@@ -144,6 +144,12 @@ def test_lm_games_equal_text_games_of_each_model_at_the_target_word(lm_run, sst2
             np.testing.assert_allclose(row, game.values(), rtol=0, atol=1e-5)
         assert words is None or played == words  # both models explain the same words
         words = played
+    browser.validate(results["browser"])  # the texts before the target words, the words played, the target word
+    for section in results["browser"]:
+        assert [[t[a:b] for a, b in x["input"]["players"]] for x, t in
+                ((x, x["input"]["text"]) for x in section["samples"])] == words
+        assert [x["label"] for x in section["samples"]] == \
+            [sentences[i][texts[i][1]:].split()[0] for i in found.samples]
     assert "texts (SST-2 test sentences before their last word with meaning)" in tr.summary(
         json.loads(json.dumps(results, default=float)))
 

@@ -11,7 +11,7 @@ import pytest
 from interprim import generalizable_and_or, metrics
 from interprim.experiments import alpha as al
 from interprim.experiments import matching as mt
-from interprim.experiments import p2, register, run_experiment
+from interprim.experiments import browser, p2, register, run_experiment
 from interprim.experiments.tasks import Context
 
 MICRO = dict(seeds=[0], epochs=1, samples=6, n=4)
@@ -123,6 +123,8 @@ def test_scatter_holds_the_real_and_reconstructed_outputs(ctx, matched):
 def test_matching_schema_figures_and_summary_after_a_json_round_trip(matched, tmp_path):
     read = json.loads(json.dumps(matched, default=float))
     assert read["methods"] == ["generalizable", "traditional-lp", "harsanyi"]
+    browser.validate(read["browser"])
+    assert ["generalizable" in s["title"] for s in read["browser"]] == [True, False]
     assert set(read["over_seeds"]) == set(read["methods"])
     for method in read["methods"]:
         for selection in mt.SELECTIONS:
@@ -199,6 +201,8 @@ def test_alpha_ends_behave_as_documented(ctx, ablated):
 def test_alpha_schema_figures_and_summary_after_a_json_round_trip(ablated, tmp_path):
     read = json.loads(json.dumps(ablated, default=float))
     assert read["alphas"] == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0] and read["k_plot"] == 10
+    browser.validate(read["browser"])  # the α of the alphas nearest the config's 0.1 (0.0 and 0.2: the first)
+    assert ["generalizable extraction (P2 Eq. 6, α = 0," in s["title"] for s in read["browser"]] == [True, False]
     gen, ref = read["over_seeds"]["generalizable"], read["over_seeds"]["traditional-lp"]
     assert np.shape(gen["l1"]["mean"]) == (6, 2) and np.shape(gen["l1_max"]["mean"]) == (6,)
     assert np.shape(gen["salient"]["mean"]) == (6, 2) and np.shape(gen["l1_relative"]["mean"]) == (6, 2)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from interprim.data import load_mnist10k
-from interprim.experiments import load_config, p2, register, run_experiment
+from interprim.experiments import browser, load_config, p2, register, run_experiment
 from interprim.experiments import primitives as pr
 from interprim.experiments import transferability as tr
 from interprim.experiments.tasks import Context
@@ -101,6 +101,14 @@ def test_schema_figures_and_summary_after_a_json_round_trip(finished, tmp_path):
     read = json.loads(json.dumps(results, default=float))
     assert set(read["over_seeds"]) == set(pr.METHODS) == set(read["seeds"][0]["statistics"])
     assert read["top"] == 5 and read["n"] == 4 and len(read["images"]) == len(read["players"]) == 3
+    browser.validate(read["browser"])  # the browser's top interactions are those the figures draw, one more
+    for section, method in zip(read["browser"], pr.METHODS, strict=True):
+        for b, sample in enumerate(section["samples"][:3]):
+            assert sample["input"]["players"] == read["players"][b]
+            for j, arch in enumerate(read["archs"]):
+                shown = read["seeds"][0]["statistics"][method]["shown"][b]["top"][j]
+                assert [(x["type"], x["players"], x["shared"]) for x in sample["models"][arch]["top"][:5]] == \
+                    [(x["type"], x["players"], x["label"] == "shared") for x in shown]
     for method in pr.METHODS:
         stats = read["seeds"][0]["statistics"][method]
         assert np.shape(stats["tau"]) == (2,) and np.shape(stats["salient"]["mean"]) == (2,)
@@ -179,6 +187,17 @@ def test_text_primitives_are_words_of_the_sentence(tmp_path, sst2, task):
         expected = p2.next_word_texts("sst2", 3, sst2)[i][0] if task == "lm" else sentences[i]
         assert text == expected
         assert [text[a:b] for a, b in spans] == TextGame(model, tok, text, n=3, seed=0).words
+    browser.validate(read["browser"])  # the browser's texts and player words, and the target word of task lm
+    for section in read["browser"]:
+        assert [x["id"] for x in section["samples"]] == [f"test #{i}" for i in read["samples"]]
+        for sample, i in zip(section["samples"], read["samples"]):
+            text, spans = sample["input"]["text"], sample["input"]["players"]
+            assert [text[a:b] for a, b in spans] == TextGame(model, tok, text, n=3, seed=0).words
+            if task == "lm":
+                start = p2.next_word_texts("sst2", 3, sst2)[i][1]
+                assert text == sentences[i][:start].rstrip() and sentences[i][start:].startswith(sample["label"])
+            else:
+                assert text == sentences[i] and sample["label"] in ("negative", "positive")
     paths = pr.figures(dict(read, shown=read["shown"][:1]), tmp_path)
     assert [p.name for p in paths] == [f"primitives-test{read['shown'][0]}.png", f"primitives-test{read['shown'][0]}.svg"]
     summary = pr.summary(read)

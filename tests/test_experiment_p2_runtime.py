@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from interprim import ConvergenceWarning, sparse_and_or
-from interprim.experiments import p2, register, run_experiment
+from interprim.experiments import browser, p2, register, run_experiment
 from interprim.experiments import runtime as rt
 from interprim.experiments import transferability as tr
 from interprim.experiments.config import load_config
@@ -50,6 +50,9 @@ def test_schema_rows_and_counts(finished):
     read = json.loads(json.dumps(finished, default=float))
     assert read["solvers"] == ["lp", "admm", "sgd"] and read["sgd_samples"] == 3 and read["max_iter_sgd"] == 500
     assert read["published"]["MNIST, ResNet-20 and VGG-16"] == 27.15
+    browser.validate(read["browser"])  # the exact LP's generalizable and traditional interactions
+    assert [("generalizable" in s["title"], "exact LP" in s["title"], len(s["samples"])) for s in read["browser"]] == \
+        [(True, True, 6), (False, True, 6)]
     rows = read["seeds"][0]["rows"]
     assert [(r["method"], r["model"], r["solver"]) for r in rows] == LABELS
     assert [(r["method"], r["model"], r["solver"]) for r in read["over_seeds"]] == LABELS

@@ -11,7 +11,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from interprim import Interactions
-from interprim.experiments import load_config, p2, register, run_experiment
+from interprim.experiments import browser, load_config, p2, register, run_experiment
 from interprim.experiments import shared_by_order as sb
 from interprim.experiments import sparsity as sp
 from interprim.experiments import transferability as tr
@@ -89,6 +89,8 @@ def test_sparsity_schema(sparse):
     _, results = sparse
     (seed,) = results["seeds"]
     assert results["archs"] == ["lenet", "mlp"] and len(results["samples"]) == 6
+    browser.validate(results["browser"])
+    assert [(s["models"], len(s["samples"])) for s in results["browser"]] == [(["lenet", "mlp"], 6)] * 2
     assert results["pool"] == 2 * 15 - 4 and results["length"] == 6 * results["pool"] and results["mass"] == 0.9
     ranks = results["ranks"]
     assert ranks[0] == 1 and ranks[-1] == results["length"] and ranks == sorted(set(ranks))
@@ -195,6 +197,8 @@ def test_shared_by_order_schema(shared):
     _, results = shared
     (seed,) = results["seeds"]
     assert results["orders"] == [1, 2, 3, 4] and set(seed["statistics"]) == set(p2.METHODS)
+    browser.validate(results["browser"])
+    assert [(s["models"], len(s["samples"])) for s in results["browser"]] == [(["lenet", "mlp"], 6)] * 2
     for by_sign in results["over_seeds"].values():
         assert set(by_sign) == set(sb.SIGNS)
         for entry in by_sign.values():

@@ -9,7 +9,7 @@ import pytest
 
 from interprim import generalizable_and_or
 from interprim.data import load_mnist10k
-from interprim.experiments import p2, register, run_experiment
+from interprim.experiments import browser, p2, register, run_experiment
 from interprim.experiments import transferability as tr
 from interprim.experiments.models import load_model
 from interprim.experiments.tasks import Context, task_key
@@ -125,6 +125,10 @@ def test_schema_figures_and_summary_after_a_json_round_trip(finished, tmp_path):
         for t in tr.TYPES:
             assert np.shape(read["over_seeds"][method][t]["s"]["mean"]) == (3, 2)
     assert read["seeds"][0]["gaps"]["traditional-lp"] < 1e-6
+    browser.validate(read["browser"])  # the sample browser: generalizable, then traditional (exact LP)
+    assert [s["models"] for s in read["browser"]] == [["lenet", "mlp"]] * 2
+    assert ["generalizable" in s["title"] for s in read["browser"]] == [True, False]
+    assert [x["id"] for x in read["browser"][0]["samples"]] == [f"test #{i}" for i in read["samples"]]
     paths = tr.figures(read, tmp_path)
     assert sorted(p.name for p in paths) == ["transferability.png", "transferability.svg"]
     text = tr.summary(read)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from interprim import metrics
-from interprim.experiments import comparison, pipeline, register, run_experiment
+from interprim.experiments import browser, comparison, pipeline, register, run_experiment
 from interprim.experiments import shared_layers as sl
 from interprim.experiments._json import plain
 from interprim.experiments.tasks import Context
@@ -36,6 +36,8 @@ def test_schema_sweep_and_pairs(finished):
     assert set(results["dropped"]) == {"7"} and "5 layers" in results["dropped"]["7"]
     assert results["pairs"]["init-only"] == ["L0-half0", "init-only"]
     (seed,) = results["seeds"]
+    browser.validate(results["browser"])  # every compared model (not the donor), per choice of players
+    assert [sorted(s["models"]) for s in results["browser"]] == [sorted(set(seed["accuracy"]) - {"donor"})] * 2
     assert set(seed["accuracy"]) == {"donor", "L0-half0", "L0-half1", "L1-half0", "L1-half1", "L3-half0",
                                      "L3-half1", "init-only"}
     for players in ("layer", "input"):

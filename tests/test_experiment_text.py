@@ -9,7 +9,7 @@ from scipy.stats import pearsonr
 
 pytest.importorskip("transformers")
 
-from interprim.experiments import comparison, datasets, pipeline  # noqa: E402
+from interprim.experiments import browser, comparison, datasets, pipeline  # noqa: E402
 from interprim.experiments import architecture as ar  # noqa: E402
 from interprim.experiments import high_layer as hl  # noqa: E402
 from interprim.experiments import jaccard_by_order as jb  # noqa: E402
@@ -68,6 +68,13 @@ def test_text_games_are_those_of_one_sentence_at_a_time(low, sst2):
             np.testing.assert_allclose(row, game.values(), rtol=0, atol=1e-5)
             checked += 1
     assert checked == 2 * 6 * 6  # two choices of players, six compared models, six sentences
+    browser.validate(results["browser"])  # the browser marks the same words in the same sentences
+    assert ["after bert.encoder.layer.0" in s["title"] for s in results["browser"]] == [True, False]
+    for section in results["browser"]:
+        for sample, i in zip(section["samples"], results["samples"], strict=True):
+            text, spans = sample["input"]["text"], sample["input"]["players"]
+            assert text == test.sentences[i] and sample["label"] == test.classes[int(test.labels[i])]
+            assert [text[a:b] for a, b in spans] == TextGame(model, tokenizer, text, n=3, seed=0).words
 
 
 def test_text_statistics_equal_a_direct_computation(low):

@@ -25,6 +25,10 @@ For every ``α`` in ``alphas`` (one keyed ``extract-joint`` task each, on the ga
 per seed, and the mean ± sd of the sample means over seeds. The figure plots, against ``α``, the
 L1 norm relative to traditional-lp's and ``s_and``, ``s_or`` at ``k = k_plot``, per model. P2 runs the
 ablation on SST-2 with two BERTs; here it runs on the task of :mod:`~interprim.experiments.p2` (MNIST-3).
+
+**Sample browser** (``results["browser"]``, :mod:`.browser`): the first seed's first analysed samples with
+their players drawn, and each model's top salient interactions (shared ones marked), η and loss, by the
+generalizable extraction at the ``alphas`` value nearest ``alpha`` and by the traditional (exact LP) one.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import numpy as np
 
 from .. import metrics
 from ..interactions import Interactions, sparsity_objective
-from . import p2
+from . import browser, p2
 from .figures import save_figure
 
 NAME = "alpha"
@@ -132,12 +136,17 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
     for seed in config.seeds:
         found = p2.extract(ctx, config, seed, methods=(REFERENCE,))
         by_alpha, gaps = joint(ctx, config, found.records)
+        if seed == config.seeds[0]:  # the browser shows the α nearest the config's (that of the other experiments)
+            k = int(np.argmin([abs(a - config.alpha) for a in config.alphas]))
+            sections = browser.p2_sections(config, seed, found.archs, found.samples, found.values, {
+                browser.extraction_p2(config, "generalizable", config.alphas[k]): by_alpha[k],
+                browser.extraction_p2(config, REFERENCE): found.methods[REFERENCE]})
         per_seed.append(dict(seed=seed, accuracy=found.accuracy,
                              gaps={"alphas": gaps, REFERENCE: found.gaps[REFERENCE]},
                              statistics=seed_statistics(by_alpha, found.methods[REFERENCE], config.ks)))
     return dict(config=asdict(config), archs=p2.model_names(config.archs), samples=found.samples, alphas=list(config.alphas),
                 ks=list(config.ks), k_plot=config.k_plot, seeds=per_seed,
-                over_seeds=over_seeds([s["statistics"] for s in per_seed]))
+                over_seeds=over_seeds([s["statistics"] for s in per_seed]), browser=sections)
 
 
 def _at(x: Any, *index: int) -> Any:

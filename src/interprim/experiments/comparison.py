@@ -66,8 +66,9 @@ def average_orders(
     shared_layers: int = 0,
     dataset: str = "mnist10k",
     data_path: str | None = None,
-) -> tuple[dict[str, list[float]], dict[str, str]]:
-    """``η`` of every model that has a representation where ``players`` live, and why the others were skipped.
+) -> tuple[dict[str, list[float]], dict[str, str], dict[str, tuple[dict[str, np.ndarray], np.ndarray]]]:
+    """``η`` of every model that has a representation where ``players`` live, why the others were skipped, and
+    the games: per model its extraction record and value vectors (for the sample browser, :mod:`.browser`).
 
     The games are :func:`pipeline.model_values <interprim.experiments.pipeline.model_values>` on
     the test ``samples`` with the layer players after the first ``shared_layers`` layers (0: P1's
@@ -88,7 +89,8 @@ def average_orders(
     games = functools.partial(pipeline.model_values, device=ctx.device, data_path=data_path)
     values = ctx.map("values", games, params, deps=[{"model": trained[m]} for m in usable])
     found = ctx.map("extract", pipeline.extract, [dict(tol=tol)] * len(usable), deps=[{"values": v} for v in values])
-    return {m: pipeline.average_orders(r.value).tolist() for m, r in zip(usable, found)}, skipped
+    eta = {m: pipeline.average_orders(r.value).tolist() for m, r in zip(usable, found)}
+    return eta, skipped, {m: (r.value, v.value["values"]) for m, r, v in zip(usable, found, values)}
 
 
 def compare(

@@ -18,6 +18,9 @@ Pairs, for every seed ``s`` (one seed per role, so that a pair differs in exactl
 Players: ``"layer"`` (P1: cells of the 5×5 grid of the feature map after the low layers) and/or
 ``"input"`` (the same cells on the image, SPEC §7's control). A pair whose model has no spatial map
 after its low layers (an MLP) is compared at the input only.
+
+**Sample browser** (``results["browser"]``, :mod:`.browser`): per choice of players, the first seed's first
+test samples with their players drawn and every model's top salient interactions, η and loss.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import comparison
+from . import browser, comparison
 from .checks import check_counts, check_data, check_players, check_seeds, check_test_samples
 from .models import accuracy
 
@@ -92,9 +95,9 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
     for seed in config.seeds:
         specs = _models(config, seed)
         trained = comparison.train(ctx, specs, config.data_path or None)
-        etas, skipped, comparisons = {}, {}, {}
+        etas, skipped, comparisons, games = {}, {}, {}, {}
         for players in config.players:
-            etas[players], missing = comparison.average_orders(
+            etas[players], missing, games[players] = comparison.average_orders(
                 ctx, specs, trained, players, n=config.n, player_seed=config.player_seed, samples=samples,
                 tol=config.tol, dataset=config.dataset, data_path=config.data_path or None,
             )
@@ -102,6 +105,11 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
             comparisons[players] = comparison.compare(
                 etas[players], PAIR_MODELS, REFERENCE, top=config.top, n_boot=config.n_boot, seed=seed
             )
+        if seed == config.seeds[0]:
+            sections = browser.p1_sections(
+                seed, games, {m: s["arch"] for m, s in specs.items()}, [("test", i) for i in samples], shared_layers=0,
+                n=config.n, player_seed=config.player_seed, dataset=config.dataset,
+                data_path=config.data_path or None, extraction=browser.extraction_p1("admm", config.tol))
         per_seed.append(
             dict(
                 seed=seed,
@@ -111,7 +119,8 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
                 skipped=skipped,
             )
         )
-    return dict(config=asdict(config), seeds=per_seed, over_seeds=comparison.over_seeds(per_seed, config.players, PAIRS))
+    return dict(config=asdict(config), seeds=per_seed, over_seeds=comparison.over_seeds(per_seed, config.players, PAIRS),
+                browser=sections)
 
 
 def figures(results: dict[str, Any], out_dir: Path) -> list[Path]:

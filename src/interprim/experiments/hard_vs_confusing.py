@@ -49,6 +49,11 @@ This experiment gives numbers for each, per seed and as mean ± sd over the seed
 Seeds: seed ``s`` sets every role of one run — ``init_seed``, ``data_seed`` (order of the training
 samples), ``plant_seed`` (which samples are relabelled) and ``sample_seed`` (which ordinary samples
 are analysed) — all ``s``; the players are drawn once per experiment (``player_seed``), P1 App. F.2.
+
+**Sample browser** (``results["browser"]``, :mod:`.browser`): the first seed's first analysed training
+samples, labelled with the label the model was trained on (planted ones with their true label), their players
+drawn, the model's top salient interactions, η, the loss of the trained label after training and the mean
+training loss (``train_loss``).
 """
 
 from __future__ import annotations
@@ -66,7 +71,7 @@ from .. import metrics
 from ..data import corrupt_labels
 from ..interactions import singletons_merged
 from ..train import TrainConfig, evaluate, train
-from . import datasets, pipeline, stats
+from . import browser, datasets, pipeline, stats
 from .checks import check_counts, check_data, check_seeds
 from .figures import save_figure
 from .models import build_model, load_model
@@ -425,8 +430,28 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
             deps={"model": trained},
         )
         found = ctx.task("extract", pipeline.extract, dict(tol=config.tol), deps={"values": values})
+        if seed == config.seeds[0]:
+            sections = browser_sections(config, seed, trained.value, samples, values.value, found.value)
         per_seed.append(seed_statistics(config, seed, trained.value, samples, found.value))
-    return dict(config=asdict(config), train_size=size, seeds=per_seed, over_seeds=over_seeds(per_seed))
+    return dict(config=asdict(config), train_size=size, seeds=per_seed, over_seeds=over_seeds(per_seed),
+                browser=sections)
+
+
+def browser_sections(config: Config, seed: int, model: dict[str, np.ndarray], samples: np.ndarray,
+                     values: dict[str, np.ndarray], record: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """The sample browser (:mod:`.browser`) of one seed: the analysed training samples, labelled with the label the
+    model was trained on (``planted``, with the true one, where it was changed), each with its mean training
+    loss over the epochs (``train_loss``); ``loss`` is that of the trained label after training."""
+    true = datasets.load(config.dataset, "train", config.data_path or None)
+    planted, labels = set(np.asarray(model["planted"]).tolist()), np.asarray(model["labels"])
+    names = [true.classes[int(labels[i])] + (f" (planted; true {true.classes[int(true.labels[i])]})" if i in planted
+                                             else "") for i in samples.tolist()]
+    return browser.p1_sections(
+        seed, {config.players: {config.arch: (record, values["values"])}}, {config.arch: config.arch},
+        [("train", i) for i in samples.tolist()], shared_layers=0, n=config.n, player_seed=config.player_seed,
+        dataset=config.dataset, data_path=config.data_path or None,
+        extraction=browser.extraction_p1("admm", config.tol), labels=names, note="training samples",
+        extra={config.arch: {"train_loss": np.asarray(model["sample_loss"]).mean(axis=0)[samples].tolist()}})
 
 
 # ---------------------------------------------------------------------------------------------

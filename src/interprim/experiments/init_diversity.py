@@ -18,6 +18,10 @@ between the two extractions of one model (:func:`interprim.metrics.transferabili
 the SPEC τ of that model, singletons merged), ``s_and`` and ``s_or`` per sample, and of the top-10
 interactions; reported as mean ± sd over samples, and over seeds. Each extraction's objective is
 given relative to the LP optimum, ``(L1 − L1_lp) / L1_lp``.
+
+**Sample browser** (``results["browser"]``, :mod:`.browser`): the first seed's first analysed samples with
+their players drawn, and each model's top salient interactions (shared ones marked), η and loss, by the exact
+LP (the ``lp`` extraction) of the first ``diversity_samples``.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import numpy as np
 
 from .. import metrics, sparse_and_or
 from ..interactions import Interactions
-from . import p2
+from . import browser, p2
 from .figures import save_figure
 
 NAME = "init-diversity"
@@ -93,8 +97,9 @@ def overlap(a: Interactions, b: Interactions) -> dict[str, Any]:
         f"top{TOP_K}_s_{t}": p2.spread(top[j][0]) for j, t in enumerate(TYPES)}
 
 
-def seed_statistics(ctx: Any, config: Config, found: p2.Extracted) -> dict[str, Any]:
-    """Per model: the overlap of every pair of extractions and the objective of each relative to the LP."""
+def extractions(ctx: Any, config: Config, found: p2.Extracted) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    """Per model, the :func:`extract_from` record of every start and solver (``sgd-a``, ``sgd-b``, ``admm-a``,
+    ``admm-b``, ``admm``, ``lp``)."""
     common = dict(init_scale=config.init_scale, count=config.diversity_samples, noise=config.noise, tol=config.tol)
     runs = {
         "sgd-a": dict(solver="sgd", init_seed=config.init_seeds[0], max_iter=config.max_iter_sgd),
@@ -104,12 +109,19 @@ def seed_statistics(ctx: Any, config: Config, found: p2.Extracted) -> dict[str, 
         "admm": dict(solver="admm", init_seed=None, max_iter=20000),
         "lp": dict(solver="lp", init_seed=None, max_iter=20000),
     }
-    pairs = {"sgd": ("sgd-a", "sgd-b"), "admm": ("admm-a", "admm-b"), "lp-vs-admm": ("lp", "admm")}
-    out: dict[str, Any] = {}
+    out = {}
     for arch, record in zip(found.archs, found.records):
         done = ctx.map("extract-from", extract_from, [common | p for p in runs.values()],
                        deps={"values": record})
-        got = dict(zip(runs, (d.value for d in done)))
+        out[arch] = dict(zip(runs, (d.value for d in done)))
+    return out
+
+
+def seed_statistics(extracted: dict[str, dict[str, dict[str, np.ndarray]]]) -> dict[str, Any]:
+    """Per model: the overlap of every pair of :func:`extractions` and the objective of each relative to the LP."""
+    pairs = {"sgd": ("sgd-a", "sgd-b"), "admm": ("admm-a", "admm-b"), "lp-vs-admm": ("lp", "admm")}
+    out: dict[str, Any] = {}
+    for arch, got in extracted.items():
         optimum = np.asarray(got["lp"]["l1"])
         out[arch] = {
             "objective_vs_lp": {name: p2.spread((np.asarray(r["l1"]) - optimum) / optimum) for name, r in got.items()},
@@ -138,9 +150,13 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
     per_seed = []
     for seed in config.seeds:
         found = p2.extract(ctx, config, seed, methods=())
-        per_seed.append(dict(seed=seed, accuracy=found.accuracy, statistics=seed_statistics(ctx, config, found)))
+        extracted = extractions(ctx, config, found)
+        if seed == config.seeds[0]:  # the exact LP's extraction of the first diversity_samples games
+            sections = browser.p2_sections(config, seed, found.archs, found.samples, found.values, {
+                browser.extraction_p2(config, "traditional-lp"): [extracted[a]["lp"] for a in found.archs]})
+        per_seed.append(dict(seed=seed, accuracy=found.accuracy, statistics=seed_statistics(extracted)))
     return dict(config=asdict(config), archs=p2.model_names(config.archs), samples=found.samples[: config.diversity_samples],
-                seeds=per_seed, over_seeds=over_seeds(per_seed, p2.model_names(config.archs)))
+                seeds=per_seed, over_seeds=over_seeds(per_seed, p2.model_names(config.archs)), browser=sections)
 
 
 def figures(results: dict[str, Any], out_dir: Path) -> list[Path]:

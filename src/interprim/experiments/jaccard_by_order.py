@@ -51,6 +51,10 @@ players, and P1 does not say how it aligns them. Here interaction ``S`` is index
 of its words among the sentence's players, so for text ``Sim^(k)`` compares how the order-``k``
 effects are spread over those positions, a weaker notion than for image patches. Only sentences
 with at least ``n`` such words are drawn.
+
+**Sample browser** (``results["browser"]``, :mod:`.browser`): per choice of players, the first seed's model on
+the first samples of every set (train, test, control) with their players drawn, its top salient interactions
+(τ over all its sets), η and loss.
 """
 
 from __future__ import annotations
@@ -66,7 +70,7 @@ import numpy as np
 
 from .. import metrics
 from ..interactions import Interactions
-from . import datasets, pipeline, stats
+from . import browser, datasets, pipeline, stats
 from .checks import check_counts, check_data, check_n, check_players, check_seeds
 from .figures import save_figure
 from .models import accuracy, subset_indices, train_model
@@ -331,8 +335,9 @@ def model_spec(config: Config, seed: int) -> dict[str, Any]:
 
 def interactions_of(
     ctx: Any, config: Config, model: Any, players: str, sets: Mapping[str, list[int]]
-) -> dict[str, Interactions]:
-    """The games and interactions of ``model`` (a ``Done`` of :func:`train_model`) on every set of samples."""
+) -> dict[str, tuple[Interactions, np.ndarray]]:
+    """The interactions and games ``(B, 2**n)`` of ``model`` (a ``Done`` of :func:`train_model`) on every set of
+    samples."""
     names = list(sets)
     params = [dict(arch=config.arch, players=players, n=config.n, player_seed=config.player_seed,
                    split=SET_SPLIT[name], samples=sets[name], dataset=config.dataset) for name in names]
@@ -340,7 +345,7 @@ def interactions_of(
     values = ctx.map("values", games, params, deps={"model": model})
     found = ctx.map("extract", pipeline.extract, [dict(solver=config.solver, tol=config.tol)] * len(names),
                     deps=[{"values": v} for v in values])
-    return {name: pipeline.interactions(r.value) for name, r in zip(names, found)}
+    return {name: (pipeline.interactions(r.value), v.value["values"]) for name, r, v in zip(names, found, values)}
 
 
 def run(config: Config, ctx: Any) -> dict[str, Any]:
@@ -351,13 +356,20 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
     fit = partial(train_model, device=ctx.device, data_path=config.data_path or None)
     for seed in config.seeds:
         model = ctx.task("train", fit, model_spec(config, seed))
-        by_players = {}
+        by_players, games = {}, {}
         for players in config.players:
-            found = interactions_of(ctx, config, model, players, sets)
+            games[players] = {config.arch: interactions_of(ctx, config, model, players, sets)}
+            found = {name: r for name, (r, _) in games[players][config.arch].items()}
             by_players[players] = order_similarity(found["train"], found["test"], found.get("control"),
                                                    n_boot=config.n_boot, seed=seed)
+        if seed == config.seeds[0]:
+            sections = browser.p1_set_sections(
+                seed, games, {config.arch: config.arch}, sets, SET_SPLIT, shared_layers=0, n=config.n,
+                player_seed=config.player_seed, dataset=config.dataset, data_path=config.data_path or None,
+                extraction=browser.extraction_p1(config.solver, config.tol))
         per_seed.append(dict(seed=seed, accuracy=accuracy(model.value), players=by_players))
-    return dict(config=asdict(config), samples=sets, seeds=per_seed, over_seeds=over_seeds(per_seed, config.players))
+    return dict(config=asdict(config), samples=sets, seeds=per_seed, over_seeds=over_seeds(per_seed, config.players),
+                browser=sections)
 
 
 def figures(results: dict[str, Any], out_dir: Path) -> list[Path]:

@@ -54,6 +54,11 @@ at the word embeddings (``"input"``) with the mean vector as baseline (P1 App. F
 This module also holds what ``low-layer``, ``high-layer`` and ``architecture`` share (the config,
 the donors and references, the player layer after the shared layers, the run over seeds and the
 summary); :mod:`.high_layer` and :mod:`.architecture` define their models and pairs only.
+
+**Sample browser** (``results["browser"]``, :mod:`.browser`): per choice of players, the first seed's first
+analysed test samples with their players drawn (layer cells scaled to the image) and every compared model's
+top salient interactions (those salient in all of them marked shared), η and loss; also of ``high-layer`` and
+``architecture``.
 """
 
 from __future__ import annotations
@@ -65,7 +70,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..nn import low_layer_count
-from . import comparison, datasets, pipeline, stats
+from . import browser, comparison, datasets, pipeline, stats
 from .checks import check_counts, check_data, check_n, check_players, check_seeds
 from .models import accuracy, build_model, subset_indices
 
@@ -275,13 +280,18 @@ def run_pairs(
         specs = models(config, seed)
         trained = comparison.train(ctx, specs, data_path)
         compared = {m: specs[m] for pair in pairs.values() for m in pair}
-        etas, comparisons = {}, {}
+        etas, comparisons, games = {}, {}, {}
         for players in config.players:
-            etas[players], _ = comparison.average_orders(
+            etas[players], _, games[players] = comparison.average_orders(
                 ctx, compared, trained, players, shared_layers=shared, n=config.n, player_seed=config.player_seed,
                 samples=samples, tol=config.tol, dataset=config.dataset, data_path=data_path)
             comparisons[players] = compare(etas[players], pairs, extra, top=config.top, n_boot=config.n_boot,
                                            seed=seed)
+        if seed == config.seeds[0]:
+            sections = browser.p1_sections(
+                seed, games, {m: s["arch"] for m, s in compared.items()}, [("test", i) for i in samples],
+                shared_layers=shared, n=config.n, player_seed=config.player_seed, dataset=config.dataset,
+                data_path=data_path, extraction=browser.extraction_p1("admm", config.tol))
         per_seed.append(dict(seed=seed, accuracy={m: accuracy(d.value) for m, d in trained.items()},
                              eta=etas, comparisons=comparisons))
     return dict(
@@ -294,6 +304,7 @@ def run_pairs(
         references=[EVERYTHING, *extra],
         seeds=per_seed,
         over_seeds=over_seeds(per_seed, config.players, list(pairs), extra),
+        browser=sections,
     )
 
 

@@ -24,6 +24,11 @@ plots the real output ``v(x_S)`` against the interaction output ``h(x_S)`` on ``
 states of every sample of the first seed (drawn with that seed), for all and for the salient
 interactions, with the line ``y = x``. P2 shows these on SST-2 with BERTs; here they run on the task of
 :mod:`~interprim.experiments.p2` (MNIST-3).
+
+**Sample browser** (``results["browser"]``, :mod:`.browser`): the first seed's first analysed samples with
+their players drawn, and each model's top salient interactions (shared ones marked), η and loss, by the
+generalizable and by the traditional (exact LP) extraction where ``methods`` holds them (else its first
+method).
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import numpy as np
 from .. import metrics
 from ..interactions import Interactions
 from ..transforms import reconstruct
-from . import p2
+from . import browser, p2
 from .figures import save_figure
 
 NAME = "matching"
@@ -144,8 +149,10 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
                              statistics=seed_statistics(found)))
         if points is None:
             points = scatter(found, config.masks, seed)
+            sections = browser.p2_browser(config, found, seed)
     return dict(config=asdict(config), archs=p2.model_names(config.archs), samples=found.samples, methods=list(config.methods),
-                seeds=per_seed, over_seeds=over_seeds([s["statistics"] for s in per_seed]), scatter=points)
+                seeds=per_seed, over_seeds=over_seeds([s["statistics"] for s in per_seed]), scatter=points,
+                browser=sections)
 
 
 

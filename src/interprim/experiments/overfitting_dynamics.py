@@ -46,6 +46,10 @@ late − boundary of each (η, high-order share, high-order strength ``Σ_{k>n/2
 with a paired bootstrap 95 % CI over the samples (the same samples at both epochs); over seeds, mean ±
 sd and the number of seeds whose CI lies above 0. P1's claim is a positive change of the high-order
 share and of η (the scale-free numbers).
+
+**Sample browser** (``results["browser"]``, :mod:`.browser`): per choice of players, the first analysed seed's
+model at the end of the learning phase and at the late epoch on the first samples of every split, with their
+players drawn, the top salient interactions of each epoch (salient at both: shared), η and loss.
 """
 
 from __future__ import annotations
@@ -63,7 +67,7 @@ import numpy as np
 from .. import metrics
 from ..interactions import Interactions
 from ..train import TrainConfig, epoch_path, load_model_state, train
-from . import datasets, pipeline, stats
+from . import browser, datasets, pipeline, stats
 from .checks import check_counts, check_data, check_seeds
 from .figures import save_figure
 from .jaccard_by_order import (
@@ -354,8 +358,9 @@ def run_spec(config: Config, seed: int) -> dict[str, Any]:
 
 def _analyse(
     ctx: Any, config: Config, run: Any, epochs: list[int], players: str, sets: Mapping[str, list[int]]
-) -> dict[int, dict[str, Interactions]]:
-    """The interactions of every analysed epoch and split of ``run`` (a ``Done`` of :func:`train_run`)."""
+) -> dict[int, dict[str, tuple[Interactions, np.ndarray]]]:
+    """The interactions and games ``(B, 2**n)`` of every analysed epoch and split of ``run`` (a ``Done`` of
+    :func:`train_run`)."""
     jobs = [(e, split) for e in epochs for split in config.splits]
     params = [dict(arch=config.arch, players=players, n=config.n, player_seed=config.player_seed, split=split,
                    samples=sets[split], epoch=e, dataset=config.dataset) for e, split in jobs]
@@ -363,9 +368,9 @@ def _analyse(
     values = ctx.map("epoch-values", games, params, deps={"run": run})
     found = ctx.map("extract", pipeline.extract, [dict(solver=config.solver, tol=config.tol)] * len(jobs),
                     deps=[{"values": v} for v in values])
-    out: dict[int, dict[str, Interactions]] = {e: {} for e in epochs}
-    for (e, split), r in zip(jobs, found):
-        out[e][split] = pipeline.interactions(r.value)
+    out: dict[int, dict[str, tuple[Interactions, np.ndarray]]] = {e: {} for e in epochs}
+    for (e, split), r, v in zip(jobs, found, values):
+        out[e][split] = (pipeline.interactions(r.value), v.value["values"])
     return out
 
 
@@ -374,7 +379,7 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
     sets = sample_sets(config.subset, config.subset_size, config.samples, False, config.sample_seed,
                        dataset=config.dataset, n=config.n, data_path=config.data_path or None)
     trainer = partial(train_run, device=ctx.device, data_path=config.data_path or None)
-    per_seed = []
+    per_seed, sections = [], None
     for seed in config.seeds:
         spec = run_spec(config, seed)
         curves_run = ctx.task("train-run", trainer, {**spec, "keep": []}).value
@@ -398,8 +403,10 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
         entry["gap_at"] = {"boundary": float(curves["gap"][boundary - 1]), "late": float(curves["gap"][late - 1])}
         entry["rerun_max_abs_diff"] = max(float(np.max(np.abs(np.asarray(kept.value[name]) - curves[name])))
                                           for name in CURVES)
+        games = {}
         for players in config.players:
-            found = _analyse(ctx, config, kept, epochs, players, sets)
+            games[players] = _analyse(ctx, config, kept, epochs, players, sets)
+            found = {e: {split: r for split, (r, _) in by_split.items()} for e, by_split in games[players].items()}
             by_epoch, samples_of = [], {}
             for e in epochs:
                 tau = spec_tau(*(np.asarray(r.output_change()) for r in found[e].values()))
@@ -412,8 +419,16 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
                                       seed=seed) for split in config.splits},
             )
         per_seed.append(entry)
+        if sections is None:  # the first seed analysed: the end of the learning phase and the late epoch
+            roles = {boundary: f"epoch {boundary} (end of the learning phase)", late: f"epoch {late} (late)"}
+            sections = browser.p1_set_sections(
+                seed, {p: {roles[e]: by_epoch[e] for e in roles} for p, by_epoch in games.items()},
+                {name: config.arch for name in roles.values()}, {split: sets[split] for split in config.splits},
+                {split: split for split in config.splits}, shared_layers=0, n=config.n,
+                player_seed=config.player_seed, dataset=config.dataset, data_path=config.data_path or None,
+                extraction=browser.extraction_p1(config.solver, config.tol), note=f"{config.arch}, trained normally")
     return dict(config=asdict(config), samples=sets, seeds=per_seed,
-                over_seeds=over_seeds(per_seed, config.players, config.splits))
+                over_seeds=over_seeds(per_seed, config.players, config.splits), browser=sections or [])
 
 
 # ---------------------------------------------------------------------------------------------

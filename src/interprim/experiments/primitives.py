@@ -33,6 +33,10 @@ grey when distinctive, titled with its type, order, label and its value in every
 there). Images show the players as patches; sentences (tasks ``sst2`` and ``lm``) as their words, the
 players boxed. The shown inputs and the players' boxes (images) or character spans (texts) are
 stored in the results, so the figures need nothing else.
+
+**Sample browser** (``results["browser"]``, :mod:`.browser`): the first seed's first analysed samples with
+their players drawn, and each model's top salient interactions (shared ones marked), η and loss, by both
+methods, with more samples and interactions than the figures.
 """
 
 from __future__ import annotations
@@ -45,18 +49,15 @@ from typing import Any
 import numpy as np
 
 from .. import metrics
-from ..games import foreground_patches
-from ..games.players import sample_indices
-from ..games.text import ENGLISH_STOP_WORDS, content_spans
-from . import datasets, p2
+from . import browser, p2
+from .browser import DISTINCTIVE, SHARED, top_items
 from .figures import save_figure
 
 NAME = "primitives"
 DESCRIPTION = ("P2 Fig. 5, 10: the top salient interactions of two models drawn on the input, shared or distinctive, "
                "generalizable vs traditional, with salient and shared counts")
 METHODS = ("generalizable", p2.TRADITIONAL)
-TYPES = ("and", "or")
-SHARED, DISTINCTIVE = "shared", "distinctive"
+TYPES = browser.TYPES
 
 
 @dataclass
@@ -89,28 +90,6 @@ def merged(results: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     a = np.stack([np.asarray(r.i_and, dtype=np.float64) for r in results])
     o = np.stack([np.asarray(r.i_or, dtype=np.float64) for r in results])
     return singletons_merged(a, o)
-
-
-def top_items(a: np.ndarray, o: np.ndarray, m_and: np.ndarray, m_or: np.ndarray, model: int, top: int,
-              n: int) -> list[dict[str, Any]]:
-    """The ``top`` strongest salient interactions of ``model`` on one sample, strongest first.
-
-    ``a``, ``o``: merged values ``(m, 2**n)``; ``m_and``, ``m_or``: salient masks ``(m, 2**n)``. Each item:
-    ``type``, ``mask`` (bitmask of ``T``), ``players``, ``order``, ``values`` and ``salient`` in every model,
-    ``label`` (``shared`` when salient in every model, else ``distinctive``).
-    """
-    values = {"and": a, "or": o}
-    masks = {"and": m_and, "or": m_or}
-    candidates = [(-abs(values[t][model, s]), k, s, t) for k, t in enumerate(TYPES)
-                  for s in np.flatnonzero(masks[t][model])]
-    out = []
-    for _, _, s, t in sorted(candidates)[:top]:
-        s = int(s)
-        salient = [bool(x) for x in masks[t][:, s]]
-        out.append(dict(type=t, mask=s, players=[i for i in range(n) if s >> i & 1], order=s.bit_count(),
-                        values=[float(x) for x in values[t][:, s]], salient=salient,
-                        label=SHARED if all(salient) else DISTINCTIVE))
-    return out
 
 
 def method_statistics(results: list[Any], tau: np.ndarray, shown: int, top: int) -> dict[str, Any]:
@@ -148,38 +127,15 @@ def over_seeds(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
             for method in METHODS}
 
 
-def boxes(masks: Any) -> list[list[int]]:
-    """``[row0, col0, row1, col1]`` (end exclusive) of each player's patch (bool ``(n, H, W)``)."""
-    out = []
-    for mask in np.asarray(masks, dtype=bool):
-        ys, xs = np.nonzero(mask)
-        out.append([int(ys.min()), int(xs.min()), int(ys.max()) + 1, int(xs.max()) + 1])
-    return out
-
-
-def player_spans(text: str, n: int, seed: int) -> list[list[int]]:
-    """``[start, end]`` of each player of a text game (:class:`~interprim.games.TextGame` with ``n`` and
-    ``seed``): all its words with meaning when it has at most ``n``, else ``n`` drawn with ``seed``."""
-    spans = content_spans(text, ENGLISH_STOP_WORDS)
-    chosen = range(len(spans)) if len(spans) <= n else sample_indices(len(spans), n, seed)
-    return [list(spans[i]) for i in chosen]
-
-
 def shown_inputs(config: Config, samples: list[int]) -> tuple[list[Any], list[list[list[int]]]]:
-    """The shown inputs and their players: test images (lists, ``(H, W)`` or ``(C, H, W)``, 4 decimals) with
-    their players' boxes, or texts (the sentence; task ``lm``: the text before the target word) with their
-    players' character spans."""
-    data = datasets.load(config.dataset, "test", config.data_path or None)
+    """The shown inputs and their players (:func:`browser.p2_players <interprim.experiments.browser.p2_players>`):
+    test images (lists, ``(H, W)`` or ``(C, H, W)``, 4 decimals) with their players' boxes, or texts (the
+    sentence; task ``lm``: the text before the target word) with their players' character spans."""
+    shown, players = browser.p2_players(config, samples[: config.shown])
     if config.task != "mnist3":
-        texts = (p2.next_word_texts(config.dataset, config.n, config.data_path or None) if config.task == "lm"
-                 else None)
-        shown = [texts[i][0] if texts else data.sentences[i] for i in samples[: config.shown]]
-        return shown, [player_spans(text, config.n, config.player_seed) for text in shown]
-    images, players = [], []
-    for i in samples[: config.shown]:
-        image = data.images[i]
-        masks = foreground_patches(image, patch=config.patch, n=config.n, seed=config.player_seed)
-        players.append(boxes(masks.numpy()))
+        return shown, players
+    images = []
+    for image in shown:
         x = np.asarray(image, dtype=np.float64)
         images.append(np.round(x[0] if x.shape[0] == 1 else x, 4).tolist())
     return images, players
@@ -190,12 +146,14 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
     per_seed = []
     for seed in config.seeds:
         found = p2.extract(ctx, config, seed, methods=METHODS)
+        if seed == config.seeds[0]:
+            sections = browser.p2_browser(config, found, seed)
         per_seed.append(dict(seed=seed, accuracy=found.accuracy, gaps=found.gaps,
                              statistics=seed_statistics(found, config.shown, config.top)))
     images, players = shown_inputs(config, found.samples)
     return dict(config=asdict(config), archs=p2.model_names(config.archs), samples=found.samples,
                 shown=found.samples[: config.shown], top=config.top, n=config.n, images=images, players=players,
-                seeds=per_seed, over_seeds=over_seeds(per_seed))
+                seeds=per_seed, over_seeds=over_seeds(per_seed), browser=sections)
 
 
 # ---------------------------------------------------------------------------------------------

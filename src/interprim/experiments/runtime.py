@@ -42,6 +42,10 @@ as one batch, so their seconds per sample depend on the batch size (``samples`` 
 
 Model inference is not timed (the games are built once, by :func:`~interprim.experiments.p2.extract`);
 P2's seconds presumably include it (``2**n`` forward passes per model and sample).
+
+**Sample browser** (``results["browser"]``, :mod:`.browser`): the first seed's first analysed samples with
+their players drawn, and each model's top salient interactions (shared ones marked), η and loss, as the exact
+LP (``lp``) extracted them, generalizable and traditional.
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ import torch
 from .._array import to_numpy
 from ..extract import ConvergenceWarning, generalizable_and_or, sparse_and_or
 from ..extract._driver import LP_MAX_SIZE
-from . import p2
+from . import browser, p2
 from .figures import save_figure
 
 NAME = "runtime"
@@ -287,10 +291,15 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
     for seed in config.seeds:
         found = p2.extract(ctx, config, seed, methods=())
         done = timed(ctx, config, found.records)
+        if seed == config.seeds[0]:  # the interactions the exact LP found, by both methods
+            lp = {m: list(zip(done[m, REFERENCE].value["i_and"], done[m, REFERENCE].value["i_or"])) for m in METHODS}
+            sections = browser.p2_sections(config, seed, found.archs, found.samples, found.values, {
+                browser.extraction_p2(config, "generalizable", solver="lp"): lp["generalizable"],
+                browser.extraction_p2(config, "traditional-lp"): lp["traditional"]})
         per_seed.append(dict(seed=seed, accuracy=found.accuracy, rows=seed_rows(done, found.archs, found.samples)))
     return dict(config=asdict(config), archs=p2.model_names(config.archs), samples=found.samples, solvers=list(config.solvers),
                 sgd_samples=config.sgd_samples, max_iter_sgd=config.max_iter_sgd, published=dict(PUBLISHED),
-                seeds=per_seed, over_seeds=over_seeds([s["rows"] for s in per_seed]))
+                seeds=per_seed, over_seeds=over_seeds([s["rows"] for s in per_seed]), browser=sections)
 
 
 # ---------------------------------------------------------------------------------------------

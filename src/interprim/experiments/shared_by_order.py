@@ -22,6 +22,10 @@ The experiment reports, per method (:mod:`~interprim.experiments.p2`), model, si
 - ``trend``: Spearman's ``ρ`` of ``k`` against ``ratio``, ``floor`` and ``κ`` over the orders where they
   are defined (``NaN`` with fewer than 3 such orders or a constant series). ``ρ < 0``: low orders are
   shared more (P2's claim); for ``κ``: even beyond chance.
+
+**Sample browser** (``results["browser"]``, :mod:`.browser`): the first seed's first analysed samples with
+their players drawn, and each model's top salient interactions (shared ones marked), η and loss, by the
+generalizable and by the traditional (exact LP) extraction.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from .. import metrics
-from . import p2
+from . import browser, p2
 from .figures import save_figure
 from .jaccard_by_order import spearman_trend
 
@@ -93,9 +97,12 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
     per_seed = []
     for seed in config.seeds:
         found = p2.extract(ctx, config, seed)
+        if seed == config.seeds[0]:
+            sections = browser.p2_browser(config, found, seed)
         per_seed.append(dict(seed=seed, accuracy=found.accuracy, gaps=found.gaps, statistics=seed_statistics(found)))
     return dict(config=asdict(config), archs=p2.model_names(config.archs), samples=found.samples,
-                orders=list(range(1, config.n + 1)), seeds=per_seed, over_seeds=over_seeds(per_seed))
+                orders=list(range(1, config.n + 1)), seeds=per_seed, over_seeds=over_seeds(per_seed),
+                browser=sections)
 
 
 ROWS = (("pos", "ratio"), ("neg", "ratio"), ("pos", "kappa"), ("neg", "kappa"))

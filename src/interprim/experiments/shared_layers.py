@@ -39,6 +39,9 @@ features (the shared low layers are frozen), which alone could make their ``η``
 reference pairs compute theirs on different features; the ``input`` players put every pair on the
 same footing. ``shares_player_features`` marks those points of the sweep (never with
 ``freeze = false``, where the copied layers train on).
+
+**Sample browser** (``results["browser"]``, :mod:`.browser`): per choice of players, the first seed's first
+test samples with their players drawn and every compared model's top salient interactions, η and loss.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ from typing import Any
 import numpy as np
 
 from ..nn import layers, low_layer_count
-from . import comparison, stats
+from . import browser, comparison, stats
 from .checks import check_counts, check_data, check_players, check_seeds, check_test_samples
 from .figures import save_figure
 from .models import accuracy, build_model
@@ -200,15 +203,20 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
         specs = _models(config, seed, kept)
         trained = comparison.train(ctx, specs, config.data_path or None)
         compared = {m: s for m, s in specs.items() if m != DONOR}  # the donor's own η enters no pair
-        etas, skipped, comparisons = {}, {}, {}
+        etas, skipped, comparisons, games = {}, {}, {}, {}
         for players in config.players:
-            etas[players], missing = comparison.average_orders(
+            etas[players], missing, games[players] = comparison.average_orders(
                 ctx, compared, trained, players, n=config.n, player_seed=config.player_seed, samples=samples,
                 tol=config.tol, dataset=config.dataset, data_path=config.data_path or None,
             )
             skipped.update(missing)
             comparisons[players] = _with_init_only(etas[players], pairs, top=config.top, n_boot=config.n_boot,
                                                    seed=seed)
+        if seed == config.seeds[0]:
+            sections = browser.p1_sections(
+                seed, games, {m: s["arch"] for m, s in compared.items()}, [("test", i) for i in samples],
+                shared_layers=0, n=config.n, player_seed=config.player_seed, dataset=config.dataset,
+                data_path=config.data_path or None, extraction=browser.extraction_p1("admm", config.tol))
         per_seed.append(
             dict(
                 seed=seed,
@@ -230,6 +238,7 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
         pairs={name: list(models) for name, models in pairs.items()},
         seeds=per_seed,
         over_seeds=_over_seeds(per_seed, config.players, list(pairs)),
+        browser=sections,
     )
 
 

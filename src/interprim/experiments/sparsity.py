@@ -25,6 +25,10 @@ the LP and by the ADMM — two optima of one problem — and Harsanyi) and model
     For ``generalizable`` it is the **sparsity cost** of sharing: each model's constraints are the
     same in both problems (``γ_i`` free, ``|q_i| ≤ ζ_i``) and the LP finds the minimum L1 norm of each
     model alone, so the ratio is ``>= 1``; for ``traditional-admm`` it is ``1`` up to the ADMM's gap.
+
+**Sample browser** (``results["browser"]``, :mod:`.browser`): the first seed's first analysed samples with
+their players drawn, and each model's top salient interactions (shared ones marked), η and loss, by the
+generalizable and by the traditional (exact LP) extraction.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from .. import metrics
-from . import p2
+from . import browser, p2
 from .figures import save_figure
 
 NAME = "sparsity"
@@ -132,13 +136,16 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
     per_seed = []
     for seed in config.seeds:
         found = p2.extract(ctx, config, seed)
+        if seed == config.seeds[0]:
+            sections = browser.p2_browser(config, found, seed)
         per_seed.append(dict(seed=seed, accuracy=found.accuracy, gaps=found.gaps,
                              **seed_statistics(found, config.mass)))
     first = per_seed[0]
     return dict(config=asdict(config), archs=p2.model_names(config.archs), samples=found.samples, mass=config.mass,
                 ranks=first["ranks"], length=first["length"], pool=2 * (2**config.n - 1) - config.n,
                 seeds=per_seed, over_seeds=over_seeds(per_seed),
-                tau_over_scale=p2.spread(np.stack([np.divide(s["tau"], s["scale"]) for s in per_seed]), axis=0))
+                tau_over_scale=p2.spread(np.stack([np.divide(s["tau"], s["scale"]) for s in per_seed]), axis=0),
+                browser=sections)
 
 
 LINES = {"generalizable": "-", "traditional-lp": "-", "traditional-admm": "--", "harsanyi": "-"}

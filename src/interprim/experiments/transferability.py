@@ -16,6 +16,10 @@ the LP and by the ADMM — two optima of one problem — and Harsanyi), model, t
   of the sample means: sharing beyond chance;
 - ``generalizable − traditional``: the paired difference of the sample means (per seed, then over
   seeds), for the traditional optimum of each solver.
+
+**Sample browser** (``results["browser"]``, :mod:`.browser`): the first seed's first analysed samples with
+their players drawn, and each model's top salient interactions (shared ones marked), η and loss, by the
+generalizable and by the traditional (exact LP) extraction.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .. import metrics
-from . import p2
+from . import browser, p2
 from .figures import save_figure
 
 NAME = "transferability"
@@ -99,10 +103,12 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
     per_seed = []
     for seed in config.seeds:
         found = p2.extract(ctx, config, seed)
+        if seed == config.seeds[0]:
+            sections = browser.p2_browser(config, found, seed)
         per_seed.append(dict(seed=seed, accuracy=found.accuracy, gaps=found.gaps,
                              statistics=seed_statistics(found, config.ks)))
     return dict(config=asdict(config), archs=p2.model_names(config.archs), samples=found.samples, ks=list(config.ks),
-                seeds=per_seed, over_seeds=over_seeds(per_seed))
+                seeds=per_seed, over_seeds=over_seeds(per_seed), browser=sections)
 
 
 
