@@ -22,7 +22,9 @@ from interprim.experiments import selftest
 from interprim.experiments.executor import RayExecutor, _device_of
 
 SLOW_SELFTEST = ["seeds=[0,1,2,3,4,5,6,7]", "n_players=9", "n_games=10", "tol=0.001"]  # ~0.7 s per extraction
-TRANSFERABILITY = ["seeds=[0]", "epochs=1", "samples=5", "n=3", "ks=[1,2]"]
+TRANSFERABILITY = ["seeds=[0,1]", "epochs=1", "samples=5", "n=3", "ks=[1,2]"]  # the seeds side by side (ctx.each)
+LOW_LAYER = ["seeds=[0,1]", "donor_epochs=1", 'donor_subset="first:200"', "subset_size=100", "subset_epochs=1",
+             "samples=12", "n=4", "n_boot=50"]
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,8 @@ def same_numbers(a: dict, b: dict) -> bool:
 
 
 def test_runs_give_the_same_results_json_as_in_process(tmp_path, ray_executor, one_thread):
-    for name, overrides in (("selftest", ["seeds=[0,1,2]"]), ("transferability", TRANSFERABILITY)):
+    for name, overrides in (("selftest", ["seeds=[0,1,2]"]), ("transferability", TRANSFERABILITY),
+                            ("low-layer", LOW_LAYER)):
         here = run_experiment(name, overrides=overrides, out=tmp_path / f"{name}-here", progress=False)
         ray = run_experiment(name, overrides=overrides, out=tmp_path / f"{name}-ray", executor=ray_executor,
                              progress=False)

@@ -133,8 +133,7 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
     """Per seed: train the models, build their games, extract them jointly for every ``α`` and by the traditional
     LP; sparsity and transferability of each; then over seeds."""
     per_seed = []
-    for seed in config.seeds:
-        found = p2.extract(ctx, config, seed, methods=(REFERENCE,))
+    for seed, found in zip(config.seeds, p2.extract_seeds(ctx, config, methods=(REFERENCE,))):
         by_alpha, gaps = joint(ctx, config, found.records)
         if seed == config.seeds[0]:  # the browser shows the α nearest the config's (that of the other experiments)
             k = int(np.argmin([abs(a - config.alpha) for a in config.alphas]))

@@ -92,9 +92,10 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
     """Train the models, extract the interactions of every model on the same samples, compare ``η``."""
     samples = list(range(config.samples))
     per_seed: list[dict[str, Any]] = []
-    for seed in config.seeds:
+    trained_by_seed = ctx.each(lambda seed: comparison.train(ctx, _models(config, seed), config.data_path or None),
+                               config.seeds)
+    for seed, trained in zip(config.seeds, trained_by_seed):
         specs = _models(config, seed)
-        trained = comparison.train(ctx, specs, config.data_path or None)
         etas, skipped, comparisons, games = {}, {}, {}, {}
         for players in config.players:
             etas[players], missing, games[players] = comparison.average_orders(

@@ -413,14 +413,14 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
     data_path = config.data_path or None
     size = config.train_size or datasets.size(config.dataset, "train", data_path)
     per_seed = []
-    for seed in config.seeds:
-        trained = ctx.task(
-            "train-planted",
-            partial(train_planted, device=ctx.device, data_path=data_path),
-            dict(arch=config.arch, init_seed=seed, data_seed=seed, plant_seed=seed, train_size=config.train_size,
-                 per_class=config.per_class, epochs=config.epochs, lr=config.lr, batch_size=config.batch_size,
-                 adversarial=config.adversarial, dataset=config.dataset),
-        )
+    trained_by_seed = ctx.map(  # one model per seed, side by side on a parallel executor
+        "train-planted",
+        partial(train_planted, device=ctx.device, data_path=data_path),
+        [dict(arch=config.arch, init_seed=seed, data_seed=seed, plant_seed=seed, train_size=config.train_size,
+              per_class=config.per_class, epochs=config.epochs, lr=config.lr, batch_size=config.batch_size,
+              adversarial=config.adversarial, dataset=config.dataset) for seed in config.seeds],
+    )
+    for seed, trained in zip(config.seeds, trained_by_seed):
         samples = analysed_samples(np.asarray(trained.value["planted"]), size, config.ordinary, sample_seed=seed)
         values = ctx.task(
             "train-values",

@@ -148,8 +148,7 @@ def over_seeds(per_seed: list[dict[str, Any]], archs: list[str]) -> dict[str, An
 def run(config: Config, ctx: Any) -> dict[str, Any]:
     """Per seed: the models and games of P2's pipeline, six extractions per model, their overlaps; then over seeds."""
     per_seed = []
-    for seed in config.seeds:
-        found = p2.extract(ctx, config, seed, methods=())
+    for seed, found in zip(config.seeds, p2.extract_seeds(ctx, config, methods=())):
         extracted = extractions(ctx, config, found)
         if seed == config.seeds[0]:  # the exact LP's extraction of the first diversity_samples games
             sections = browser.p2_sections(config, seed, found.archs, found.samples, found.values, {

@@ -354,8 +354,8 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
                        dataset=config.dataset, n=config.n, data_path=config.data_path or None)
     per_seed = []
     fit = partial(train_model, device=ctx.device, data_path=config.data_path or None)
-    for seed in config.seeds:
-        model = ctx.task("train", fit, model_spec(config, seed))
+    models = ctx.map("train", fit, [model_spec(config, seed) for seed in config.seeds])
+    for seed, model in zip(config.seeds, models):
         by_players, games = {}, {}
         for players in config.players:
             games[players] = {config.arch: interactions_of(ctx, config, model, players, sets)}

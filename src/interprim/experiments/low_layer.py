@@ -276,9 +276,9 @@ def run_pairs(
     data_path = config.data_path or None
     arches = sorted({spec["arch"] for spec in models(config, config.seeds[0]).values()})
     per_seed: list[dict[str, Any]] = []
-    for seed in config.seeds:
+    trained_by_seed = ctx.each(lambda seed: comparison.train(ctx, models(config, seed), data_path), config.seeds)
+    for seed, trained in zip(config.seeds, trained_by_seed):
         specs = models(config, seed)
-        trained = comparison.train(ctx, specs, data_path)
         compared = {m: specs[m] for pair in pairs.values() for m in pair}
         etas, comparisons, games = {}, {}, {}
         for players in config.players:

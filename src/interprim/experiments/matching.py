@@ -142,8 +142,7 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
     seed; then over seeds."""
     per_seed = []
     points = None
-    for seed in config.seeds:
-        found = p2.extract(ctx, config, seed, methods=tuple(config.methods))
+    for seed, found in zip(config.seeds, p2.extract_seeds(ctx, config, methods=tuple(config.methods))):
         found.methods = {m: found.methods[m] for m in config.methods}
         per_seed.append(dict(seed=seed, accuracy=found.accuracy, gaps=found.gaps,
                              statistics=seed_statistics(found)))

@@ -380,9 +380,10 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
                        dataset=config.dataset, n=config.n, data_path=config.data_path or None)
     trainer = partial(train_run, device=ctx.device, data_path=config.data_path or None)
     per_seed, sections = [], None
-    for seed in config.seeds:
+    runs = ctx.map("train-run", trainer, [{**run_spec(config, seed), "keep": []} for seed in config.seeds])
+    for seed, curves_done in zip(config.seeds, runs):
         spec = run_spec(config, seed)
-        curves_run = ctx.task("train-run", trainer, {**spec, "keep": []}).value
+        curves_run = curves_done.value
         curves = {name: np.asarray(curves_run[name], dtype=np.float64) for name in CURVES}
         curves["gap"] = curves["test_loss"] - curves["train_loss"]
         boundary = learning_phase_end(curves["test_loss"].tolist(), config.patience, config.min_delta)

@@ -445,6 +445,11 @@ def extract(ctx: Any, config: Config, seed: int, methods: Sequence[str] = METHOD
                      accuracy=scores, gaps=gaps)
 
 
+def extract_seeds(ctx: Any, config: Config, methods: Sequence[str] = METHODS) -> list[Extracted]:
+    """:func:`extract` for every seed of ``config``, the seeds side by side on a parallel executor (``ctx.each``)."""
+    return ctx.each(lambda seed: extract(ctx, config, seed, methods), config.seeds)
+
+
 def _classifier_values(ctx: Any, config: Config, specs: Mapping[str, dict[str, Any]],
                        samples: list[int]) -> tuple[list[Any], list[Any]]:
     """Tasks ``mnist3`` and ``sst2``: train every classifier of ``specs``, then its games on ``samples``."""

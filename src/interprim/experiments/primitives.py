@@ -144,8 +144,7 @@ def shown_inputs(config: Config, samples: list[int]) -> tuple[list[Any], list[li
 def run(config: Config, ctx: Any) -> dict[str, Any]:
     """Per seed: train the models, extract both methods, count salient and shared interactions; then over seeds."""
     per_seed = []
-    for seed in config.seeds:
-        found = p2.extract(ctx, config, seed, methods=METHODS)
+    for seed, found in zip(config.seeds, p2.extract_seeds(ctx, config, methods=METHODS)):
         if seed == config.seeds[0]:
             sections = browser.p2_browser(config, found, seed)
         per_seed.append(dict(seed=seed, accuracy=found.accuracy, gaps=found.gaps,

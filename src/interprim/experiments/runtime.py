@@ -288,8 +288,7 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
     """Per seed: train the models and build their games (:func:`~interprim.experiments.p2.extract`), time every
     method and solver on them; then over seeds."""
     per_seed = []
-    for seed in config.seeds:
-        found = p2.extract(ctx, config, seed, methods=())
+    for seed, found in zip(config.seeds, p2.extract_seeds(ctx, config, methods=())):  # timings stay one at a time
         done = timed(ctx, config, found.records)
         if seed == config.seeds[0]:  # the interactions the exact LP found, by both methods
             lp = {m: list(zip(done[m, REFERENCE].value["i_and"], done[m, REFERENCE].value["i_or"])) for m in METHODS}

@@ -199,9 +199,10 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
     low = low_layer_count(build_model(config.arch, dataset=config.dataset))
     samples = list(range(config.samples))
     per_seed: list[dict[str, Any]] = []
-    for seed in config.seeds:
+    trained_by_seed = ctx.each(lambda seed: comparison.train(ctx, _models(config, seed, kept), config.data_path or None),
+                               config.seeds)
+    for seed, trained in zip(config.seeds, trained_by_seed):
         specs = _models(config, seed, kept)
-        trained = comparison.train(ctx, specs, config.data_path or None)
         compared = {m: s for m, s in specs.items() if m != DONOR}  # the donor's own η enters no pair
         etas, skipped, comparisons, games = {}, {}, {}, {}
         for players in config.players:

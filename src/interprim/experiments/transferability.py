@@ -101,8 +101,7 @@ def over_seeds(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
 def run(config: Config, ctx: Any) -> dict[str, Any]:
     """Per seed: train the models, extract every method, compute ``s`` by ``k`` with its floor; then over seeds."""
     per_seed = []
-    for seed in config.seeds:
-        found = p2.extract(ctx, config, seed)
+    for seed, found in zip(config.seeds, p2.extract_seeds(ctx, config)):
         if seed == config.seeds[0]:
             sections = browser.p2_browser(config, found, seed)
         per_seed.append(dict(seed=seed, accuracy=found.accuracy, gaps=found.gaps,
