@@ -69,8 +69,10 @@ def main() -> None:
     for name in args.experiments:
         with tempfile.TemporaryDirectory() as tmp:
             outs = {label: Path(tmp) / label.replace(", ", "-").replace(" ", "") for label in variants}
-            seconds = {label: run(name, args.config, args.overrides, extra, outs[label])
-                       for label, extra in variants.items()}
+            seconds = {}
+            for label, extra in variants.items():
+                seconds[label] = run(name, args.config, args.overrides, extra, outs[label])
+                print(f"  ({name}, {label}: {seconds[label]:.1f} s)", flush=True)
             ray_label = list(variants)[-1]
             ray_results = results_of(outs[ray_label])
             for label in variants:

@@ -119,6 +119,30 @@ def test_a_killed_driver_resumes_without_recomputing_finished_tasks(tmp_path, ra
     assert same_numbers(resumed, clean)
 
 
+def test_parallel_first_maps_connect_once(monkeypatch):
+    """The threads of ctx.each all make their first map at once: Ray must be started once, not per thread."""
+    import threading
+
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'interprim[ray]')")
+    state = {"inits": 0, "up": False}
+
+    def init(**kwargs):
+        assert not state["up"], "ray.init called twice"
+        time.sleep(0.2)
+        state["inits"] += 1
+        state["up"] = True
+
+    monkeypatch.setattr(ray, "init", init)
+    monkeypatch.setattr(ray, "is_initialized", lambda: state["up"])
+    ex = RayExecutor(workers=2)
+    threads = [threading.Thread(target=ex.connect) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert state["inits"] == 1 and ex._started
+
+
 def test_tasks_ask_for_a_gpu_only_when_given_a_cuda_device():
     def task(x, device="cpu"):
         return x

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Protocol, TypeVar
 
@@ -118,6 +119,7 @@ class RayExecutor:
             raise ValueError(f"in_flight must be a positive integer, got {in_flight!r}.")
         self.address, self.workers, self.cpus, self.gpus, self.in_flight = address, workers, cpus, gpus, in_flight
         self._started = False
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         where = self.address or f"local, {self.workers or os.cpu_count()} CPUs"
@@ -134,8 +136,11 @@ class RayExecutor:
         """Join the cluster at ``address``, or start a local instance (no dashboard, workers' output kept out of ours)."""
         import ray
 
-        if ray.is_initialized():
-            return
+        with self._lock:  # the threads of Context.each may all make their first map at once
+            if not ray.is_initialized():
+                self._init(ray)
+
+    def _init(self, ray: Any) -> None:
         options: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR",
                                        configure_logging=True)
         if self.address is None:
