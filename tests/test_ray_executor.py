@@ -173,6 +173,11 @@ def test_executor_errors(monkeypatch, capsys):
     ):
         assert main(["experiment", "run", "selftest", *argv]) == 2
         assert message in capsys.readouterr().err
+    for address, message in (("127.0.0.1:1", "nothing answers at the Ray address '127.0.0.1:1'"),
+                             ("ray://127.0.0.1:1", "nothing answers"), ("nowhere", "a Ray address is auto")):
+        start = time.monotonic()
+        assert main(["experiment", "run", "selftest", "--executor", "ray", "--address", address]) == 2
+        assert message in capsys.readouterr().err and time.monotonic() - start < 15
     monkeypatch.setitem(sys.modules, "ray", None)  # as where Ray is not installed
     with pytest.raises(ImportError, match=r"pip install 'interprim\[ray\]'"):
         RayExecutor()

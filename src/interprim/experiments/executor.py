@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import os
+import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Protocol, TypeVar
@@ -63,6 +64,24 @@ def _device_of(fn: Callable[..., Any]) -> str | None:
             fn = fn.fn
         else:
             return None
+
+
+def _check_reachable(address: str, timeout: float = 10.0) -> None:
+    """Raise ``ValueError`` at once when nothing listens at a ``HOST:PORT`` (or ``ray://HOST:PORT``) address.
+
+    Ray itself retries a dead address for minutes. ``auto`` (the cluster started on this machine)
+    is left to Ray, which fails fast when there is none.
+    """
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"a Ray address is auto, HOST:PORT or ray://HOST:PORT, got {address!r}.")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise ValueError(f"nothing answers at the Ray address {address!r} ({e}); start the cluster with "
+                         f"`ray start --head` and pass the address it prints.") from None
 
 
 def _writable(x: Any) -> Any:
@@ -117,6 +136,8 @@ class RayExecutor:
             raise ValueError(f"gpus per task must be >= 0, got {gpus!r}.")
         if in_flight is not None and (not isinstance(in_flight, int) or in_flight < 1):
             raise ValueError(f"in_flight must be a positive integer, got {in_flight!r}.")
+        if address is not None:
+            _check_reachable(address)
         self.address, self.workers, self.cpus, self.gpus, self.in_flight = address, workers, cpus, gpus, in_flight
         self._started = False
         self._lock = threading.Lock()
@@ -149,7 +170,10 @@ class RayExecutor:
             try:
                 ray.init(address=self.address, **options)
             except (ConnectionError, RuntimeError, ValueError) as e:
-                raise ValueError(f"cannot connect to the Ray cluster at {self.address!r}: {e}") from None
+                raise ValueError(
+                    f"cannot connect to the Ray cluster at {self.address!r}: {e}. A cluster with token "
+                    f"authentication (Ray's default since 2.59) needs RAY_AUTH_MODE=token here, and the token of "
+                    f"`ray get-auth-token` on its head in RAY_AUTH_TOKEN (or ~/.ray/auth_token).") from None
         self._started = True
 
     def close(self) -> None:
