@@ -32,7 +32,16 @@ def lp_optimum(v, **kw):
 # --- the rule --------------------------------------------------------------------------------
 
 
-def test_the_rule_of_auto():
+@pytest.fixture
+def threads():
+    """Set torch's thread count for a test and restore it after."""
+    previous = torch.get_num_threads()
+    yield torch.set_num_threads
+    torch.set_num_threads(previous)
+
+
+def test_the_rule_of_auto(threads):
+    threads(1)  # the limits of the tables are per thread
     choose = _driver.choose
     assert choose("auto", 10, 1, 1, 1e-3, CPU) == "ipm"  # one game: the interior-point method
     loose, tight = _driver.IPM_MAX_BATCH[10]
@@ -49,6 +58,9 @@ def test_the_rule_of_auto():
     assert choose("auto", 3, 2, 10**4, 1e-3, CPU) == "admm"  # … for a small batch only
     assert choose("auto", 10, 2, 1, 1e-3, CPU) == "admm"
     assert choose("auto", 12, 3, 1, 1e-3, CPU) == "admm"  # beyond LP_MAX_SIZE
+    threads(2)  # the interior-point method solves a batch on every thread: each adds its limit
+    assert choose("auto", 10, 1, 2 * loose, 1e-2, CPU) == "ipm"
+    assert choose("auto", 10, 1, 2 * loose + 1, 1e-2, CPU) == "admm"
     for solver in ("admm", "ipm", "lp", "sgd"):
         assert choose(solver, 10, 1, 10**6, 1e-3, CPU) == solver
 
@@ -177,6 +189,35 @@ def test_the_generalizable_method_runs_the_exact_lp_for_small_games_and_admm_for
     optimum = exact[0].meta["joint_objective"]
     assert np.all(big[0].meta["lower_bound"] <= optimum * (1 + 1e-9))
     assert np.all(big[0].meta["joint_objective"] - optimum <= big[0].meta["gap"] + 1e-9 * optimum)
+
+
+def test_the_interior_point_method_solves_a_batch_on_every_thread_with_the_same_result(threads, monkeypatch):
+    """The batch is cut into one part per thread; each game's result does not depend on its part."""
+    import threading
+
+    from interprim.extract import ipm
+
+    solve_chunk, seen = ipm._solve_chunk, []
+
+    def recording(v, *args):
+        seen.append((threading.get_ident(), v.shape[0], torch.get_num_threads()))
+        return solve_chunk(v, *args)
+
+    monkeypatch.setattr(ipm, "_solve_chunk", recording)
+    v = smooth_games(6, 7, 21)
+    threads(1)
+    alone = ip.sparse_and_or(v, solver="ipm", tol=1e-4)
+    assert len({ident for ident, _, _ in seen}) == 1 and sum(b for _, b, _ in seen) == 7
+    seen.clear()
+    threads(3)
+    split = ip.sparse_and_or(v, solver="ipm", tol=1e-4)
+    assert torch.get_num_threads() == 3
+    assert len({ident for ident, _, _ in seen}) == 3 and sorted(b for _, b, _ in seen) == [2, 2, 3]
+    assert {t for _, _, t in seen} == {1}  # every operation of every part on one thread
+    for key in ("i_and", "i_or", "noise", "gamma"):
+        assert np.array_equal(getattr(alone, key), getattr(split, key)), key
+    assert np.array_equal(alone.meta["iterations"], split.meta["iterations"])
+    assert np.array_equal(alone.meta["gap"], split.meta["gap"])
 
 
 def test_the_interior_point_method_runs_on_one_thread_and_restores_the_callers():

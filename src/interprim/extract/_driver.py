@@ -98,8 +98,12 @@ def choose(solver: str, n: int, m: int, batch: int, tol: float, device: torch.de
 
     - values on a GPU: the batched ADMM;
     - one model, ``n ≤ 8`` (any batch), or ``9 ≤ n ≤ IPM_MAX_N`` and a batch of at most
-      ``IPM_MAX_BATCH[n]`` games: the interior-point method (``"ipm"``) for ``tol ≥ IPM_MIN_TOL``,
-      the exact LP (``"lp"``) for tighter ``tol``;
+      ``IPM_MAX_BATCH[n]`` games per torch thread: the interior-point method (``"ipm"``) for
+      ``tol ≥ IPM_MIN_TOL``, the exact LP (``"lp"``) for tighter ``tol``. The limits were measured on one
+      thread; the interior-point method solves a batch on all of torch's threads side by side (twice as
+      fast on two), the ADMM gains less from them (about 1.5×: 128 games at ``n = 10``, ``tol = 1e-2``,
+      0.18 → 0.12 s per game, where the interior-point method went 0.29 → 0.14), so each thread adds
+      its limit (at two threads and ``n = 10``, ``tol = 1e-2``, the crossover lies between 64 and 128);
     - several models, ``n ≤ 8`` and ``m·batch ≤ LP_MAX_BATCH[n]`` (the exact LP costs the same per
       sample at any batch size, the ADMM less and less), within ``m·3**n ≤ LP_MAX_SIZE``: the exact LP;
     - everything else: the batched ADMM (``"admm"``).
@@ -111,7 +115,8 @@ def choose(solver: str, n: int, m: int, batch: int, tol: float, device: torch.de
     if device.type != "cpu":
         return "admm"
     column = 0 if tol >= LOOSE_TOL else 1
-    if m == 1 and n <= IPM_MAX_N and (n < min(IPM_MAX_BATCH) or batch <= IPM_MAX_BATCH[n][column]):
+    threads = torch.get_num_threads()
+    if m == 1 and n <= IPM_MAX_N and (n < min(IPM_MAX_BATCH) or batch <= threads * IPM_MAX_BATCH[n][column]):
         return "ipm" if tol >= IPM_MIN_TOL else "lp"
     small = m * batch <= LP_MAX_BATCH.get(max(n, min(LP_MAX_BATCH)), (0, 0))[column]
     if m > 1 and m * 3**n <= LP_MAX_SIZE and small:

@@ -38,12 +38,16 @@ A sample stops when ``P − D ≤ tol · P`` (or ``≤ atol``); its best point a
 the gap is certified whatever the accuracy of the linear algebra. A sample whose iterates stall
 (a failed factorisation, no progress) stops unconverged with its certified gap.
 
-On a CPU the method runs on one torch thread (set for the call and restored after: :func:`_one_thread`).
+On a CPU every torch operation of the method runs on one thread (set for the call and restored
+after: :func:`_one_thread`), and a batch is cut into as many parts as torch had threads, solved side
+by side in Python threads: the games are independent, so each part runs alone on its core without
+waiting for the others (on 2 cores, 128 games at ``n = 10`` take about half the time of one thread).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -103,12 +107,22 @@ def solve(
         if progress is not None:
             progress(int(flat.sum()))
     todo = torch.nonzero(~flat).flatten()
-    per_chunk = max(1, CHUNK_BYTES // (8 * size * size))
-    with _one_thread(v.device):
-        for start in range(0, todo.numel(), per_chunk):
-            idx = todo[start : start + per_chunk]
+    workers = min(torch.get_num_threads(), todo.numel()) if v.device.type == "cpu" else 1
+    per_chunk = max(1, CHUNK_BYTES // (8 * size * size) // max(workers, 1))
+
+    def part(games: torch.Tensor) -> None:
+        """Solve the games ``games`` chunk by chunk, writing each game's result in place."""
+        for start in range(0, games.numel(), per_chunk):
+            idx = games[start : start + per_chunk]
             out = _solve_chunk(v[0, idx], zeta_bound[0, idx], n, tol, max_iter, atol[idx], progress)
             u_and[idx], q[idx], best_p[idx], best_d[idx], iterations[idx], converged[idx] = out
+
+    with _one_thread(v.device):
+        if workers > 1:  # one part of the games per core, each on one torch thread (module doc)
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(part, todo.tensor_split(workers)))
+        else:
+            part(todo)
     return Solution(u_and[None], q[None], None, best_p, torch.minimum(best_d, best_p), iterations, converged)
 
 
