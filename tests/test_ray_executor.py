@@ -178,6 +178,11 @@ def test_executor_errors(monkeypatch, capsys):
         start = time.monotonic()
         assert main(["experiment", "run", "selftest", "--executor", "ray", "--address", address]) == 2
         assert message in capsys.readouterr().err and time.monotonic() - start < 15
+    for flag, value, message in (("--task-cpus", "0", "expected a number > 0"), ("--task-cpus", "nan", "> 0"),
+                                 ("--task-gpus", "-1", "expected a number >= 0"), ("--task-gpus", "inf", ">= 0")):
+        with pytest.raises(SystemExit) as exit_:
+            main(["experiment", "run", "selftest", "--executor", "ray", flag, value])
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
     monkeypatch.setitem(sys.modules, "ray", None)  # as where Ray is not installed
     with pytest.raises(ImportError, match=r"pip install 'interprim\[ray\]'"):
         RayExecutor()

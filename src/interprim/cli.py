@@ -285,24 +285,23 @@ def _positive_int(text: str) -> int:
     return k
 
 
-def _positive_float(text: str) -> float:
+def _finite_float(text: str, *, zero: bool) -> float:
+    """A finite number ``> 0`` (or ``>= 0`` with ``zero``) from the command line."""
     try:
         x = float(text)
     except ValueError:
         x = math.nan
-    if not 0 < x < math.inf:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    if not (0 <= x if zero else 0 < x) or not x < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a number {'>= 0' if zero else '> 0'}, got {text!r}")
     return x
+
+
+def _positive_float(text: str) -> float:
+    return _finite_float(text, zero=False)
 
 
 def _non_negative_float(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        x = math.nan
-    if not 0 <= x < math.inf:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return x
+    return _finite_float(text, zero=True)
 
 
 def _non_negative_int(text: str) -> int:
