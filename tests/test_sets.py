@@ -104,6 +104,9 @@ def test_is_subset():
     for t, s in itertools.product(range(2**n), repeat=2):
         assert is_subset(t, s) == set(players_of(t)).issubset(players_of(s))
     assert is_subset(0, 0) and is_subset(np.int64(1), np.int64(3)) and not is_subset(4, 3)
+    for t, s in (("a", 1), (1, "b"), (-1, 3), (1.0, 3), (True, 3)):
+        with pytest.raises(ValueError, match="a subset is a non-negative integer bitmask"):
+            is_subset(t, s)
 
 
 # ---------------------------------------------------------------------------------------------

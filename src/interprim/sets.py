@@ -84,5 +84,5 @@ def subsets_of_order(n: int, k: int) -> np.ndarray:
 
 
 def is_subset(t: int, s: int) -> bool:
-    """``T ⊆ S`` for bitmasks."""
-    return int(t) & ~int(s) == 0
+    """``T ⊆ S`` for bitmasks; anything but two non-negative integer bitmasks raises ``ValueError``."""
+    return _check_subset(t) & ~_check_subset(s) == 0
