@@ -287,6 +287,22 @@ def test_function_game_masked_array():
     np.testing.assert_array_equal(FunctionGame(mask_nothing, 2).values().numpy(), [0, 1, 1, 2])
 
 
+def test_game_inputs_given_as_masked_arrays():
+    """A masked entry of an input is a missing value: refused, not read through the mask; no mask is no change."""
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3, 2))
+    row = np.ma.masked_array([0.5, 1.0, 2.0], mask=[False, True, False])
+    groups, base = [[0], [1], [2]], np.zeros(3)
+    with pytest.raises(ValueError, match=r"^x: a masked array with 1 masked entries"):
+        TabularGame(model, row, groups, baseline=base, target=0)
+    whole = np.ma.masked_array([0.5, 1.0, 2.0])
+    expected = TabularGame(model, np.array([0.5, 1.0, 2.0]), groups, baseline=base, target=0).values()
+    assert torch.equal(TabularGame(model, whole, groups, baseline=base, target=0).values(), expected)
+    net = build("lenet", in_channels=1, input_size=28, seed=0)
+    image = np.ma.masked_greater(np.zeros((1, 28, 28)) + np.eye(28), 0.5)
+    with pytest.raises(ValueError, match=r"^image: a masked array with 28 masked entries"):
+        ImageGame(net, image, patch_grid(28, 28, 14), target=0)
+
+
 def test_function_game_complex():
     with pytest.raises(ValueError, match=r"the output of fn is complex \(torch.complex128\)"):
         FunctionGame(lambda masks: masks.double().sum(1) * (1 + 1j), 2).values()

@@ -75,6 +75,20 @@ def _below(length: int) -> int:
     return 1 << (length.bit_length() - 1)
 
 
+def unmasked(name: str, x: Any) -> Any:
+    """``x`` without its mask when it is a numpy masked array with nothing masked; ``ValueError`` when
+    entries are masked (they are missing values, which neither a game's input nor its values can have)."""
+    if not np.ma.isMaskedArray(x):
+        return x
+    missing = int(np.ma.getmaskarray(x).sum())
+    if missing:
+        raise ValueError(
+            f"{name}: a masked array with {missing} masked entries; every entry must be a finite number "
+            f"(fill them, e.g. x.filled(0), or drop those samples)."
+        )
+    return np.ma.getdata(x)
+
+
 def as_vectors(name: str, x: Any, copies: float = 1.0) -> tuple[Any, int]:
     """Check a batch of vectors over subsets and return it as a float array with its ``n``.
 
@@ -95,14 +109,7 @@ def as_vectors(name: str, x: Any, copies: float = 1.0) -> tuple[Any, int]:
             raise ValueError(f"{name}: dtype {x.dtype} is not supported; pass float32 or float64 (or integers).")
         finite = bool(torch.isfinite(x).all()) if x.numel() else True
     else:
-        if np.ma.isMaskedArray(x):  # masked entries are missing values, which a vector over subsets cannot have
-            missing = int(np.ma.getmaskarray(x).sum())
-            if missing:
-                raise ValueError(
-                    f"{name}: a masked array with {missing} masked entries; every entry must be a finite number "
-                    f"(fill them, e.g. x.filled(0), or drop those samples)."
-                )
-            x = np.ma.getdata(x)
+        x = unmasked(name, x)
         if not isinstance(x, np.ndarray):
             try:
                 x = np.asarray(x)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._array import positive_strides
+from .._array import positive_strides, unmasked
 from .base import CPU_BATCH_BYTES, DEFAULT_MEMORY_BUDGET, BaseGame
 from .outputs import check_target, predicted_class, resolve_output
 
@@ -66,6 +66,7 @@ def as_float_tensor(x: Any, name: str, dtype: torch.dtype, device: torch.device)
     if isinstance(x, str):
         raise TypeError(f"{name} must be a number or a tensor/array of numbers, got the string {x!r}.")
     if not isinstance(x, torch.Tensor):
+        x = unmasked(name, x)
         try:
             x = torch.as_tensor(positive_strides(np.asarray(x)))
         except (TypeError, ValueError, RuntimeError) as e:
