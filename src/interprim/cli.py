@@ -229,7 +229,7 @@ def _experiment_run(args: argparse.Namespace) -> int:
     for name, doc in docs.items():
         tasks = doc["tasks"]
         print(f"{name}: {folders[name]} ({tasks['computed']} tasks computed, {tasks['reused']} reused, "
-              f"{doc['seconds']:.1f} s); see {folders[name] / 'summary.md'}")
+              f"{doc['seconds']:.1f} s); see {folders[name] / 'report.html'} (or summary.md)")
     return 0
 
 
