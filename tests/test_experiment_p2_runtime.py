@@ -17,10 +17,12 @@ from interprim.experiments.tasks import Context
 from interprim.extract.generalizable import joint_objective
 
 MICRO = dict(seeds=[0], epochs=1, samples=6, n=4, sgd_samples=3, max_iter_sgd=500)
+MICRO_TOL = rt.Config(**MICRO).tol
 OVERRIDES = ["seeds=[0]", "epochs=1", "samples=6", "n=4", "sgd_samples=3", "max_iter_sgd=500"]
 LABELS = [(method, model, solver)
           for method, models in (("traditional", ("lenet", "mlp")), ("generalizable", ("pair",)))
-          for model in models for solver in rt.SOLVERS]
+          for model in models for solver in rt.SOLVERS
+          if not (method == "generalizable" and solver in rt.ONE_MODEL)]  # the ipm solves one model
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +50,7 @@ def _tasks(ctx):
 
 def test_schema_rows_and_counts(finished):
     read = json.loads(json.dumps(finished, default=float))
-    assert read["solvers"] == ["lp", "admm", "sgd"] and read["sgd_samples"] == 3 and read["max_iter_sgd"] == 500
+    assert read["solvers"] == ["lp", "ipm", "admm", "sgd"] and read["sgd_samples"] == 3 and read["max_iter_sgd"] == 500
     assert read["published"]["MNIST, ResNet-20 and VGG-16"] == 27.15
     browser.validate(read["browser"])  # the exact LP's generalizable and traditional interactions
     assert [("generalizable" in s["title"], "exact LP" in s["title"], len(s["samples"])) for s in read["browser"]] == \
@@ -76,12 +78,16 @@ def test_the_lp_is_the_optimum_nothing_beats(ctx, finished):
         if row["solver"] == "lp":
             assert abs(row["gap"]["mean"]) <= 1e-12 and abs(row["gap"]["max"]) <= 1e-12
             assert row["within"] == {"0.01": 1.0, "0.001": 1.0} and row["certified"] <= 1e-9
-        if row["solver"] == "admm":  # the true gap is within the certified one: (obj − lp)/obj <= (obj − lower)/obj
+        if row["solver"] in ("admm", "ipm"):  # the true gap is within the certified one: (obj − lp)/obj <= (obj − lower)/obj
             assert row["gap"]["max"] / (1 + row["gap"]["max"]) <= row["certified"] + 1e-9
+            assert row["certified"] <= MICRO_TOL + 1e-12
     _, _, done = _tasks(ctx)
     for method in rt.METHODS:
         optimum = done[method, "lp"].value["objective"]
         for solver in rt.SOLVERS:
+            if (method, solver) not in done:
+                assert method == "generalizable" and solver in rt.ONE_MODEL
+                continue
             objective = done[method, solver].value["objective"]
             assert np.all(rt.relative_gap(objective, optimum[:, : objective.shape[1]]) >= -1e-9)
         lower = done[method, "admm"].value["lower_bound"]
@@ -174,7 +180,7 @@ def test_shipped_configs_share_the_models_and_games_of_transferability(source):
     config = dataclasses.asdict(load_config(rt.Config, source, name=rt.NAME))
     own = {key: config.pop(key) for key in ("solvers", "sgd_samples", "max_iter_sgd")}
     assert config == reference
-    assert own["solvers"] == ["lp", "admm", "sgd"] and own["max_iter_sgd"] == 20000  # the published steps
+    assert own["solvers"] == ["lp", "ipm", "admm", "sgd"] and own["max_iter_sgd"] == 20000  # the published steps
     assert own["sgd_samples"] == (3 if source == "cpu" else 20)
 
 

@@ -12,14 +12,15 @@ same real games of :mod:`~interprim.experiments.p2` (MNIST-3, its models, player
   α·Σ_i |I_type^(i)(T)|`` (:func:`~interprim.extract.generalizable.joint_objective`), one row for both;
 
 each by every solver of ``solvers``: ``lp``, the exact LP (HiGHS, one game after another), the
-**certified optimum** every other solver is measured against; ``admm``, the batched certified
-first-order solver stopped at the relative duality gap ``tol``; ``sgd``, the published procedure
+**certified optimum** every other solver is measured against; ``ipm``, the certified interior-point
+method (traditional only: it solves one model; on the CPU, its batch split over torch's threads) and
+``admm``, the batched certified first-order solver, both stopped at the relative duality gap ``tol``; ``sgd``, the published procedure
 (``max_iter_sgd`` steps, 20 000 published; lr 1e-5 decayed log-uniformly to 1e-6 for the traditional
 loss, constant for the generalizable one), on the first ``sgd_samples`` games only, since it is slow.
 The ``lp`` and ``admm`` rows use all ``samples`` games. The shared key ``solver`` is unused here.
 
 **Timing**: one keyed task per (method, solver) (:func:`solve`) first solves one game untimed (a
-warm-up: imports, kernels, a CUDA context; ``sgd``/``admm`` for :data:`WARMUP_ITER` steps), then
+warm-up: imports, kernels, a CUDA context; ``sgd``/``admm``/``ipm`` for :data:`WARMUP_ITER` steps), then
 times the extraction of all its games with ``time.perf_counter`` — each model separately for the
 traditional method, both models jointly for the generalizable one — values already in memory (on
 ``ctx.device`` for ``admm``/``sgd``; the LP runs on the CPU), results brought back to numpy. It
@@ -71,11 +72,13 @@ NAME = "runtime"
 DESCRIPTION = ("P2 Table 1: seconds per sample of the traditional and generalizable extraction by the exact LP, the "
                "certified ADMM and the published SGD on the same games, with each objective's gap to the LP optimum")
 METHODS = ("traditional", "generalizable")
-SOLVERS = ("lp", "admm", "sgd")
+SOLVERS = ("lp", "ipm", "admm", "sgd")
+#: solvers of one model only: they time the traditional method and have no generalizable row
+ONE_MODEL = ("ipm",)
 REFERENCE = "lp"
 BASELINE = "sgd"
 WITHIN = (0.01, 0.001)  # the gaps of the "within" fractions
-WARMUP_ITER = 20  # steps of the untimed warm-up solve of sgd and admm
+WARMUP_ITER = 20  # steps of the untimed warm-up solve of sgd, admm and ipm
 #: P2 Table 1: average seconds per input sample for a pair of models, by the published procedure
 PUBLISHED = {"SST-2, BERT-base and BERT-large": 45.14, "SQuAD, LLaMA and OPT-1.3B": 46.61,
              "MNIST, ResNet-20 and VGG-16": 27.15}
@@ -122,7 +125,7 @@ def _extract(method: str, solver: str, v: list[Any], *, alpha: float, noise: flo
     """The interactions of the games ``v`` (one array per model): one result per model (traditional, solved one
     model after another) or the list of the joint solve (generalizable)."""
     options: dict[str, Any] = dict(noise=noise, solver=solver)
-    if solver == "admm":
+    if solver in ("admm", "ipm"):
         options["tol"] = tol
     if max_iter is not None:
         options["max_iter"] = max_iter
@@ -156,7 +159,7 @@ def solve(
     """
     order = sorted(games, key=lambda name: int(name.removeprefix("values")))
     v = [np.asarray(games[name]["values"], dtype=np.float64)[:count] for name in order]
-    where = "cpu" if solver == "lp" else device
+    where = "cpu" if solver in ("lp", "ipm") else device
     inputs = v if where == "cpu" else [torch.as_tensor(x, device=where) for x in v]
     options = dict(alpha=alpha, noise=noise, tol=tol, max_iter=max_iter)
     with warnings.catch_warnings():  # the warm-up stops early on purpose
@@ -192,7 +195,7 @@ def task_params(config: Config, method: str, solver: str) -> dict[str, Any]:
                                   count=config.sgd_samples if solver == BASELINE else config.samples)
     if method == "generalizable":
         params["alpha"] = config.alpha
-    if solver == "admm":
+    if solver in ("admm", "ipm"):
         params["tol"] = config.tol
     if solver == BASELINE:
         params["max_iter"] = config.max_iter_sgd
@@ -200,11 +203,12 @@ def task_params(config: Config, method: str, solver: str) -> dict[str, Any]:
 
 
 def timed(ctx: Any, config: Config, records: list[Any]) -> dict[tuple[str, str], Any]:
-    """The finished :func:`solve` task of every (method, solver), one after another."""
+    """The finished :func:`solve` task of every (method, solver), one after another (no generalizable ``ipm``)."""
     fn = partial(solve, device=ctx.device)
     deps = {f"values{j}": r for j, r in enumerate(records)}
     return {(method, solver): ctx.task("runtime-solve", fn, task_params(config, method, solver), deps=deps)
-            for method in METHODS for solver in config.solvers}
+            for method in METHODS for solver in config.solvers
+            if not (method == "generalizable" and solver in ONE_MODEL)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,7 +310,7 @@ def run(config: Config, ctx: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-COLORS = {"lp": "C0", "admm": "C2", "sgd": "C3"}
+COLORS = {"lp": "C0", "ipm": "C1", "admm": "C2", "sgd": "C3"}
 
 
 def _num(x: Any) -> float:
@@ -388,7 +392,8 @@ def summary(results: dict[str, Any]) -> str:
     lines = [
         (f"{p2.describe(config, archs, len(results['samples']))}; seeds {[s['seed'] for s in results['seeds']]}. "
          f"Seconds per sample of the extraction alone (games built beforehand): per model for traditional (Eq. 4), "
-         f"per pair for generalizable (Eq. 6, α = {config['alpha']}); lp, admm (certified to {config['tol']:g}) on "
+         f"per pair for generalizable (Eq. 6, α = {config['alpha']}); lp, ipm (traditional only) and admm (both "
+         f"certified to {config['tol']:g}) on "
          f"all {config['samples']} samples, sgd (the published procedure, {results['max_iter_sgd']} steps) on the "
          f"first {results['sgd_samples']}. gap = (obj − obj_lp)/obj_lp per sample; mean ± sd over seeds. Timed with "
          f"torch threads {threads} on {', '.join(devices)}; a reused task keeps the time measured when it was "
