@@ -75,6 +75,17 @@ def _below(length: int) -> int:
     return 1 << (length.bit_length() - 1)
 
 
+def as_tensor(x: Any, name: str, expected: str) -> torch.Tensor:
+    """``x`` as a torch tensor (numpy views with negative strides copied); ``TypeError`` naming ``name`` and
+    what was ``expected`` when it cannot be read as an array."""
+    if isinstance(x, torch.Tensor):
+        return x
+    try:
+        return torch.as_tensor(positive_strides(np.asarray(x)))
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise TypeError(f"{name} must be {expected}, got {type(x).__name__} ({e}).") from None
+
+
 def unmasked(name: str, x: Any) -> Any:
     """``x`` without its mask when it is a numpy masked array with nothing masked; ``ValueError`` when
     entries are masked (they are missing values, which neither a game's input nor its values can have)."""

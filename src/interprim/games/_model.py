@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
 import torch
 
-from .._array import positive_strides, unmasked
+from .._array import as_tensor, unmasked
 from .base import CPU_BATCH_BYTES, DEFAULT_MEMORY_BUDGET, BaseGame
 from .outputs import check_target, predicted_class, resolve_output
 
@@ -65,12 +64,7 @@ def as_float_tensor(x: Any, name: str, dtype: torch.dtype, device: torch.device)
     """``x`` (array or tensor of real numbers) as a finite tensor of ``dtype`` on ``device``, else ``ValueError``."""
     if isinstance(x, str):
         raise TypeError(f"{name} must be a number or a tensor/array of numbers, got the string {x!r}.")
-    if not isinstance(x, torch.Tensor):
-        x = unmasked(name, x)
-        try:
-            x = torch.as_tensor(positive_strides(np.asarray(x)))
-        except (TypeError, ValueError, RuntimeError) as e:
-            raise TypeError(f"{name} must be a tensor or array of numbers, got {type(x).__name__} ({e}).") from None
+    x = as_tensor(unmasked(name, x), name, "a tensor or array of numbers")
     if x.dtype == torch.bool or x.dtype.is_complex:
         raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}.")
     x = x.detach().to(device=device, dtype=dtype)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .._array import positive_strides
+from .._array import as_tensor, positive_strides
 
 MAX_PLAYERS = 24
 """The largest number of players a game accepts: ``2**24`` subsets is already 16.8 million evaluations."""
@@ -187,13 +187,7 @@ class BaseGame:
 
     def _check_masks(self, masks: Any) -> torch.Tensor:
         """``masks`` as a ``(B, n)`` bool CPU tensor; bool or 0/1 integer arrays and tensors are accepted."""
-        if not isinstance(masks, torch.Tensor):
-            try:
-                masks = torch.as_tensor(positive_strides(np.asarray(masks)))
-            except (TypeError, ValueError, RuntimeError) as e:
-                raise TypeError(
-                    f"masks must be a (B, n) bool array or tensor, got {type(masks).__name__} ({e})."
-                ) from None
+        masks = as_tensor(masks, "masks", "a (B, n) bool array or tensor")
         if masks.ndim != 2 or masks.shape[1] != self.n_players:
             raise ValueError(
                 f"masks must have shape (B, n_players) = (B, {self.n_players}), got {tuple(masks.shape)}; "

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .._array import positive_strides
+from .._array import as_tensor
 from ._model import as_float_tensor, as_logits, batch_rows, eval_mode, model_device, model_dtype
 from .base import DEFAULT_MEMORY_BUDGET, check_batch_size, check_n_players, check_values, masks_of_range
 from .image import ImagePath, check_baseline
@@ -105,13 +105,7 @@ def _write_values(
 
 def _player_matrices(players: Any, spatial: tuple[int, int], count: int) -> torch.Tensor:
     """Players as ``(1 or B, n, H·W)`` 0/1 rows: one shared set ``(n, H, W)`` or one per image ``(B, n, H, W)``."""
-    if not isinstance(players, torch.Tensor):
-        try:
-            players = torch.as_tensor(positive_strides(np.asarray(players)))
-        except (TypeError, ValueError, RuntimeError) as e:
-            raise TypeError(
-                f"players must be a bool tensor (n, H, W) or (B, n, H, W), got {type(players).__name__} ({e})."
-            ) from None
+    players = as_tensor(players, "players", "a bool tensor (n, H, W) or (B, n, H, W)")
     if players.ndim != 4:
         return check_players(players, spatial).reshape(1, -1, spatial[0] * spatial[1])
     if players.shape[0] != count:
