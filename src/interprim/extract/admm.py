@@ -25,8 +25,9 @@ of SPEC §3.3, and ``f(x) = (1 − α)·max_i |x_i| + α·Σ_i |x_i|`` couples t
   ``MᵀDM``; ``q`` and ``γ_shared`` are averages. The blocks are updated by one
   symmetric Gauss-Seidel sweep (``γ, q, u_or`` backwards, then ``u_and, u_or, q, γ``), which makes
   the block update an exact proximal step and keeps ADMM convergent (sGS-ADMM, Li, Sun & Toh 2016);
-- over-relaxation ``1.9``, a penalty ``ρ`` per sample balanced between primal and dual residuals.
-  The caller scales every sample to ``|v(N) − v(∅)| ≈ 1``;
+- relaxation ``2`` (the Peaceman-Rachford form of the step) inside Halpern's anchored iteration
+  (below, "Acceleration"), with a penalty ``ρ`` per sample. The caller scales every sample to
+  ``|v(N) − v(∅)| ≈ 1``;
 - the splittings ``z1``, ``z2`` are penalised in the metric ``D = diag(d**|T|)`` (a diagonal
   preconditioner that keeps ``MᵀDM = ⊗[[1+d, −d], [−d, d]]`` a Kronecker product, and turns the
   prox into a thresholding by ``1/(ρ·d**|T|)``). ``d = 1`` suits games with noise. When a model's
@@ -38,6 +39,19 @@ of SPEC §3.3, and ``f(x) = (1 − α)·max_i |x_i| + α·Σ_i |x_i|`` couples t
   empirical: a game whose values dwarf its scale (``|v(N) − v(∅)|`` tiny, ``max_S |v(S)|`` over
   30 times the scale) converged with ``d = 1`` and not with ``d = ½``, so ``d = ½`` is used only
   for values of the sample's scale. Samples of both kinds share a batch.
+
+**Acceleration.** One ADMM step is a map ``T`` of the state (the smooth block, the splittings and
+the multipliers). Halpern's iteration ``s_{k+1} = s₀/(k + 2) + (k + 1)/(k + 2)·T(s_k)`` pulls every
+step back towards an anchor ``s₀``, and restarting it (a new anchor where the fixed-point residual
+``‖T(s) − s‖`` has fallen enough) makes it converge linearly on LPs (the Halpern-Peaceman-Rachford
+method of HPR-LP: Chen, Sun, Yuan, Zhang & Zhao 2024, arXiv:2408.12179). At each restart ``ρ``
+moves towards the side of the certificate that lags (:class:`_Halpern`). Measured on 32 real MNIST games at ``n = 10``, one
+thread, float64: 3 934 iterations on average to a certified 1e-3 (at most 7 650) against 8 998 (one
+game unconverged at 20 000) for the over-relaxed ADMM with residual balancing that it replaced.
+
+**Precision.** The iterations may run in float32 (``dtype``): about twice as fast on a CPU, and as
+fast per iteration until the gaps reach about 3e-3, where float32 rounding stalls them. When half of
+the remaining samples have stalled (:class:`_Stall`) the state moves to the precision of ``v``.
 
 Every step is a fast transform or an element-wise operation on the whole batch — never a dense
 ``2**n × 2**n`` matrix — and the same code runs on CPU or GPU tensors.
@@ -64,7 +78,8 @@ import numpy as np
 import torch
 
 from ..sets import orders
-from ..transforms import kron_apply, mobius, mobius_t, zeta_t
+from .. import transforms
+from ..transforms import kron_apply
 
 #: metric ``d`` of the interaction splittings for (nearly) noise-free samples (module doc)
 NOISE_FREE_METRIC = 0.5
@@ -72,6 +87,39 @@ NOISE_FREE_METRIC = 0.5
 NOISE_FREE_BELOW = 1e-3
 #: … and its values are of the sample's scale: ``max_S |v_i(S) − v_i(∅)| ≤ NOISE_FREE_PEAK`` (scaled units)
 NOISE_FREE_PEAK = 30.0
+#: a sample restarts at the latest after this fraction of all iterations so far
+RESTART_LONG = 0.2
+#: the penalty stays within ``[ρ₀ / RHO_RANGE, ρ₀ · RHO_RANGE]`` of its start ``ρ₀``
+RHO_RANGE = 4.0
+#: float32 iterations move to float64 when the relative gap of at least half of the samples fell by less
+#: than this fraction …
+STALL_PROGRESS = 0.2
+#: … over this many iterations
+STALL_WINDOW = 1000
+#: Halpern restarts (:class:`_Halpern`): when the residual fell below this fraction of its value at the last restart …
+RESTART_SUFFICIENT = 0.5
+#: … or below this fraction while growing again
+RESTART_NECESSARY = 0.8
+
+
+#: up to this ``n`` the solver's transforms are two matrix products (:func:`~interprim.transforms.kron_apply`),
+#: 1.6-3.5× faster than the butterflies on batches of games at ``n = 10`` (float64 / float32, one core)
+KRON_MAX_N = 14
+
+
+def mobius(x: torch.Tensor, n: int) -> torch.Tensor:
+    """``M x``, the Möbius transform (:func:`interprim.transforms.mobius`), by Kronecker products up to :data:`KRON_MAX_N`."""
+    return kron_apply(x, n, ((1.0, 0.0), (-1.0, 1.0))) if n <= KRON_MAX_N else transforms.mobius(x, n)
+
+
+def mobius_t(x: torch.Tensor, n: int) -> torch.Tensor:
+    """``Mᵀ y`` (:func:`interprim.transforms.mobius_t`), by Kronecker products up to :data:`KRON_MAX_N`."""
+    return kron_apply(x, n, ((1.0, -1.0), (0.0, 1.0))) if n <= KRON_MAX_N else transforms.mobius_t(x, n)
+
+
+def zeta_t(x: torch.Tensor, n: int) -> torch.Tensor:
+    """``Zᵀ y`` (:func:`interprim.transforms.zeta_t`), by Kronecker products up to :data:`KRON_MAX_N`."""
+    return kron_apply(x, n, ((1.0, 1.0), (0.0, 1.0))) if n <= KRON_MAX_N else transforms.zeta_t(x, n)
 
 
 @dataclass
@@ -148,6 +196,13 @@ def _sq(x: torch.Tensor) -> torch.Tensor:
     return (x * x).sum((0, -1))
 
 
+def _descending(a: torch.Tensor) -> torch.Tensor:
+    """``a`` sorted in descending order over the model axis 0 (two models: a maximum and a minimum, faster than a sort)."""
+    if a.shape[0] == 2:
+        return torch.stack((torch.maximum(a[0], a[1]), torch.minimum(a[0], a[1])))
+    return a.sort(dim=0, descending=True).values
+
+
 def prox_coupled(y: torch.Tensor, rho: torch.Tensor, alpha: float) -> torch.Tensor:
     """Proximal map of ``f/ρ`` over the model axis 0, ``f(x) = (1−α)‖x‖∞ + α‖x‖₁``; entry ``∅`` is free.
 
@@ -161,7 +216,7 @@ def prox_coupled(y: torch.Tensor, rho: torch.Tensor, alpha: float) -> torch.Tens
     else:
         a = torch.clamp(a - alpha / rho, min=0)
         radius = (1.0 - alpha) / rho
-        s = a.sort(dim=0, descending=True).values
+        s = _descending(a)
         k = torch.arange(1, y.shape[0] + 1, dtype=y.dtype, device=y.device).reshape(-1, *([1] * (y.dim() - 1)))
         theta_k = (s.cumsum(0) - radius) / k
         count = (s > theta_k).sum(0, keepdim=True).clamp(min=1)
@@ -173,7 +228,9 @@ def prox_coupled(y: torch.Tensor, rho: torch.Tensor, alpha: float) -> torch.Tens
 
 def dual_norm(c: torch.Tensor, alpha: float) -> torch.Tensor:
     """``f°(c) = max_k S_k / (1 − α + kα)`` over the model axis 0, ``S_k`` the sum of the ``k`` largest ``|c_i|``."""
-    s = c.abs().sort(dim=0, descending=True).values.cumsum(0)
+    if c.shape[0] == 1:
+        return c[0].abs()
+    s = _descending(c.abs()).cumsum(0)
     k = torch.arange(1, c.shape[0] + 1, dtype=c.dtype, device=c.device).reshape(-1, *([1] * (c.dim() - 1)))
     return (s / (1.0 - alpha + alpha * k)).amax(0)
 
@@ -301,6 +358,11 @@ class _Iterates:
     def flush(self) -> None:
         _flush_tiny(*(getattr(self, name) for name in self.names()), *((self.g,) if self.boxed else ()))
 
+    def to(self, dtype: torch.dtype) -> None:
+        """Continue in ``dtype``."""
+        for name in self.names() + (("g", "rho") if self.boxed else ("rho",)):
+            setattr(self, name, getattr(self, name).to(dtype))
+
 
 def _start(v: torch.Tensor, beta: torch.Tensor | None, rho: float, n: int, start: Start | None) -> _Iterates:
     """The first iterate: the fixed split ``u_and = u_or = v/2``, or ``start``; zero multipliers.
@@ -394,26 +456,95 @@ def _splitting_step(
         s.w4 = s.w4 + h4 - s.z4
 
 
-def _rebalance(
-    s: _Iterates, v: torch.Tensor, z_old: tuple[torch.Tensor | None, ...], dw: torch.Tensor | None, n: int
-) -> torch.Tensor:
-    """Residual balancing: double ``ρ`` where the primal residual exceeds 10× the dual one, halve it in
-    the opposite case (rescaling the multipliers ``w`` so that ``ρ·w`` is unchanged). Returns the factor."""
-    root = None if dw is None else dw.sqrt()
-    primal_sq = _sq(s.x1 + s.x2 - s.x3 - v) + _sq(_weigh(root, mobius(s.x1, n) - s.z1))
-    primal_sq = primal_sq + _sq(_weigh(root, mobius(_flip(s.x2), n) - s.z2)) + _sq(s.x3 - s.z3)
-    dual_sq = _sq(mobius_t(_weigh(dw, s.z1 - z_old[0]), n)) + _sq(mobius_t(_weigh(dw, s.z2 - z_old[1]), n))
-    dual_sq = dual_sq + _sq(s.z3 - z_old[2])
-    if s.boxed:
-        primal_sq = primal_sq + _sq((s.x1 - s.x2) / 2 - s.g - s.z4)
-        dual_sq = dual_sq + _sq(s.z4 - z_old[3])
-    primal_res, dual_res = torch.sqrt(primal_sq), s.rho[:, 0] * torch.sqrt(dual_sq)
-    factor = torch.where(primal_res > 10 * dual_res, 2.0, torch.where(dual_res > 10 * primal_res, 0.5, 1.0))
-    factor = factor[:, None].to(s.rho.dtype)
-    s.rho = s.rho * factor
-    for name in ("w0", "w1", "w2", "w3") + (("w4",) if s.boxed else ()):
-        setattr(s, name, getattr(s, name) / factor)
-    return factor
+class _Halpern:
+    """Halpern's anchored iteration with restarts around the ADMM step (module doc, "Acceleration").
+
+    After every step the state ``s ← s + (s₀ − s)/(k + 2)`` moves back towards the anchor ``s₀``
+    (the state at the sample's last restart, ``k`` the steps since). At every check the fixed-point
+    residual ``r = ‖T(s) − s‖`` of the splittings and multipliers decides a restart per sample: when
+    ``r`` fell below :data:`RESTART_SUFFICIENT` of its value at the last restart, or below
+    :data:`RESTART_NECESSARY` of it while growing again since the previous check. At a restart the
+    penalty follows the certificate: ``ρ ← ρ·(ΔP/ΔD)**½`` (within ``[½, 2]``), with ``ΔP`` and ``ΔD``
+    how far the best objective fell and the best bound rose since the last restart: the side that
+    still moves is the one further from the optimum, and a larger ``ρ`` favours the primal side.
+    """
+
+    #: the arrays whose change measures the fixed-point residual
+    RESIDUAL = ("z1", "z2", "z3", "w0", "w1", "w2", "w3", "z4", "w4")
+    #: the scaled multipliers, divided by the factor of ``ρ`` so that ``ρ·w`` is unchanged
+    MULTIPLIERS = ("w0", "w1", "w2", "w3", "w4")
+
+    def __init__(self, s: _Iterates):
+        self.names = s.names() + (("g",) if s.boxed else ())
+        self.anchor = {name: getattr(s, name).clone() for name in self.names}
+        batch, device = s.rho.shape[0], s.rho.device
+        self.k = torch.zeros(batch, dtype=s.rho.dtype, device=device)
+        self.r0 = torch.full_like(self.k, float("inf"))
+        self.previous = self.r0.clone()
+        self.p0 = torch.full((batch,), float("inf"), dtype=torch.float64, device=device)
+        self.d0 = torch.zeros(batch, dtype=torch.float64, device=device)
+        self.total = 0
+        rho = float(s.rho.flatten()[0]) if batch else 1.0
+        self.rho_min, self.rho_max = rho / RHO_RANGE, rho * RHO_RANGE
+
+    def average(self, s: _Iterates) -> None:
+        """One anchored step: every state array moves ``1/(k + 2)`` of the way back to its anchor."""
+        self.total += 1
+        weight = 1.0 / (self.k + 2.0)
+        for name in self.names:
+            getattr(s, name).lerp_(self.anchor[name], weight[:, None] if name == "g" else weight[None, :, None])
+        self.k += 1
+
+    def snapshot(self, s: _Iterates) -> dict[str, torch.Tensor]:
+        """Copies of the arrays of the residual, before a step."""
+        return {name: getattr(s, name).clone() for name in self.RESIDUAL if name in self.names}
+
+    def restart(
+        self,
+        s: _Iterates,
+        before: dict[str, torch.Tensor],
+        after: dict[str, torch.Tensor],
+        p: torch.Tensor,
+        d: torch.Tensor,
+    ) -> None:
+        """Restart where due after the step ``before → after``; ``p``, ``d``: best objective and bound per sample."""
+        r = torch.sqrt(sum(_sq(after[name] - before[name]) for name in before))
+        first = torch.isinf(self.r0)
+        self.r0 = torch.where(first, r, self.r0)
+        due = (r <= RESTART_SUFFICIENT * self.r0) | ((r <= RESTART_NECESSARY * self.r0) & (r > self.previous))
+        due |= self.k >= RESTART_LONG * self.total
+        due &= ~first
+        self.previous = r
+        if not bool(due.any()):
+            return
+        fall, rise = self.p0 - p, d - self.d0
+        moved = due & (fall > 0) & (rise > 0) & torch.isfinite(fall)
+        factor = torch.sqrt(fall / torch.where(moved, rise, 1.0)).clamp(0.5, 2.0)
+        factor = torch.where(moved, factor, 1.0).to(s.rho.dtype)
+        factor = (s.rho[:, 0] * factor).clamp(self.rho_min, self.rho_max) / s.rho[:, 0]
+        s.rho = s.rho * factor[:, None]
+        for name in self.MULTIPLIERS:
+            if name in self.names:
+                setattr(s, name, getattr(s, name) / factor[None, :, None])
+        self.p0, self.d0 = torch.where(due, p, self.p0), torch.where(due, d, self.d0)
+        for name in self.names:
+            anchor, now = self.anchor[name], getattr(s, name)
+            if name == "g":
+                anchor[due] = now[due]
+            else:
+                anchor[:, due] = now[:, due]
+        self.k[due], self.r0[due], self.previous[due] = 0.0, r[due], float("inf")
+
+    def keep(self, mask: torch.Tensor) -> None:
+        """Drop the samples where ``mask`` is false."""
+        self.anchor = {name: a[mask] if name == "g" else a[:, mask] for name, a in self.anchor.items()}
+        self.k, self.r0, self.previous = self.k[mask], self.r0[mask], self.previous[mask]
+        self.p0, self.d0 = self.p0[mask], self.d0[mask]
+
+    def to(self, dtype: torch.dtype) -> None:
+        """Continue in ``dtype``."""
+        self.anchor = {name: a.to(dtype) for name, a in self.anchor.items()}
+        self.k, self.r0, self.previous = self.k.to(dtype), self.r0.to(dtype), self.previous.to(dtype)
 
 
 def _certify(
@@ -422,7 +553,6 @@ def _certify(
     zeta: torch.Tensor,
     beta: torch.Tensor | None,
     penalty: torch.Tensor,
-    d: torch.Tensor,
     alpha: float,
     n: int,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor]:
@@ -437,14 +567,12 @@ def _certify(
     lam = (s.rho * s.w0).to(dtype)
     mu = (s.rho * s.w4).to(dtype) if s.boxed else None
     bound = _best_bound(lam, mu, v, zeta, beta, n, alpha)
-    soft = torch.nonzero(d < 1).flatten()
-    if soft.numel():  # there the multipliers of the interaction splittings give the better bounds
-        y1 = mobius_t(penalty[soft] * s.w1[:, soft], n).to(dtype)
-        y2 = _flip(mobius_t(penalty[soft] * s.w2[:, soft], n)).to(dtype)
-        guesses = [((y1 + y2) / 2, y1 - y2)] if s.boxed else [(y1, None), (y2, None), ((y1 + y2) / 2, None)]
-        sub = (v[:, soft], zeta[:, soft], None if beta is None else beta[:, soft])
-        for lam_s, mu_s in guesses:
-            bound[soft] = torch.maximum(bound[soft], _best_bound(lam_s, mu_s, *sub, n, alpha))
+    # the multipliers of the interaction splittings give other guesses (often better ones, always with d < 1)
+    y1 = mobius_t(penalty * s.w1, n).to(dtype)
+    y2 = _flip(mobius_t(penalty * s.w2, n)).to(dtype)
+    guesses = [((y1 + y2) / 2, y1 - y2)] if s.boxed else [(y1, None), (y2, None), ((y1 + y2) / 2, None)]
+    for lam_s, mu_s in guesses:
+        bound = torch.maximum(bound, _best_bound(lam_s, mu_s, v, zeta, beta, n, alpha))
     return u_and, q, g, p, bound
 
 
@@ -459,6 +587,56 @@ def _flat_games(v: torch.Tensor, zeta: torch.Tensor) -> tuple[torch.Tensor, torc
     return ((top - low) / 2 <= zeta).all(0), (top + low) / 2
 
 
+class _Data:
+    """The samples still iterating, in the precision of the iterations: values ``v``, boxes ``zeta`` and
+    ``beta`` (with a trailing axis), the metric ``d``, its weights ``dw`` and the normal inverse.
+    ``exact`` keeps ``(v, ζ, β)`` in the caller's precision for the certificate."""
+
+    def __init__(self, exact: tuple, metric: torch.Tensor, n: int, c: float, dtype: torch.dtype):
+        self.exact, self.metric, self.n, self.c = exact, metric, n, c
+        self.to(dtype)
+
+    def to(self, dtype: torch.dtype) -> None:
+        """Make the arrays of the iterations in ``dtype``."""
+        v, zeta, beta = self.exact
+        self.v, self.zeta = v.to(dtype), zeta.to(dtype)[..., None]
+        self.beta = None if beta is None else beta.to(dtype)[..., None]
+        self.d = self.metric.to(dtype)
+        self.inverse = _NormalInverse(self.n, self.c, self.d, self.v)
+        o = torch.as_tensor(orders(self.n), dtype=dtype, device=v.device)
+        self.dw = None if bool((self.d == 1).all()) else self.d[:, None] ** o
+
+    def keep(self, mask: torch.Tensor) -> None:
+        """Drop the samples where ``mask`` is false."""
+        self.exact = tuple(None if t is None else t[:, mask] for t in self.exact)
+        self.metric = self.metric[mask]
+        self.to(self.v.dtype)
+
+    def penalty(self, rho: torch.Tensor) -> torch.Tensor:
+        """``ρ·d**|T|``: the thresholds of the prox are its inverse."""
+        return _weigh(self.dw, rho)
+
+
+class _Stall:
+    """When iterations in a low precision have stalled: the relative gap of at least half of the samples
+    fell by less than :data:`STALL_PROGRESS` over the last :data:`STALL_WINDOW` iterations."""
+
+    def __init__(self, batch: int, device: torch.device):
+        self.mark = torch.full((batch,), float("inf"), dtype=torch.float64, device=device)
+        self.since = 0
+
+    def keep(self, mask: torch.Tensor) -> None:
+        self.mark = self.mark[mask]
+
+    def update(self, it: int, gap: torch.Tensor) -> bool:
+        """Record the relative gaps at iteration ``it``; true when the samples have stalled."""
+        if it - self.since < STALL_WINDOW:
+            return False
+        stalled = gap > (1.0 - STALL_PROGRESS) * self.mark
+        self.mark, self.since = gap.clone(), it
+        return 2 * int(stalled.sum()) >= gap.numel()
+
+
 def solve(
     v: torch.Tensor,
     zeta: torch.Tensor,
@@ -467,8 +645,8 @@ def solve(
     alpha: float = 1.0,
     tol: float = 1e-3,
     max_iter: int = 20000,
-    rho: float = 16.0,
-    relax: float = 1.9,
+    rho: float = 8.0,
+    relax: float = 2.0,
     check: int = 25,
     progress: Any = None,
     dtype: torch.dtype | None = None,
@@ -523,38 +701,31 @@ def solve(
 
     active = torch.nonzero(~done).flatten()
     exact = (v[:, active], zeta[:, active], beta[:, active] if boxed else None)
-    vv, zz, bb = (None if t is None else t.to(dtype) for t in exact)
-    zz = zz[..., None]
-    bb = None if bb is None else bb[..., None]
     if metric is None:
         peak = exact[0].abs().amax(-1)
         noise_free = ((exact[1] < NOISE_FREE_BELOW * peak) & (peak <= NOISE_FREE_PEAK)).any(0)
-        d = torch.where(noise_free, NOISE_FREE_METRIC, 1.0).to(dtype)
+        d = torch.where(noise_free, NOISE_FREE_METRIC, 1.0).to(v.dtype)
     else:
-        d = torch.full((active.numel(),), float(metric), dtype=dtype, device=v.device)
-    inverse = _NormalInverse(n, 1.25 if boxed else 1.0, d, vv)
-    o = torch.as_tensor(orders(n), dtype=dtype, device=v.device)
-
-    def weights(d: torch.Tensor) -> torch.Tensor | None:
-        """The weights ``d**|T|`` per sample; ``None`` when every ``d`` is 1 (nothing to multiply)."""
-        return None if bool((d == 1).all()) else d[:, None] ** o
-
-    dw = weights(d)
-    s = _start(vv, bb, rho, n, None if start is None else _select(start, active, dtype))
-    penalty = _weigh(dw, s.rho)  # ρ·d**|T|, the thresholds of the prox are its inverse
+        d = torch.full((active.numel(),), float(metric), dtype=v.dtype, device=v.device)
+    data = _Data(exact, d, n, 1.25 if boxed else 1.0, dtype)
+    s = _start(data.v, data.beta, rho, n, None if start is None else _select(start, active, dtype))
+    halpern = _Halpern(s)
+    promote = dtype != v.dtype  # iterations in a lower precision move to that of v once they stall
+    stall = _Stall(active.numel(), v.device)
     it = 0
     while active.numel() and it < max_iter:
         it += 1
-        _smooth_step(s, vv, inverse, dw, n)
         last = it % check == 0 or it == max_iter
-        if last:
-            z_old = (s.z1, s.z2, s.z3, s.z4 if boxed else None)
-        _splitting_step(s, vv, zz, bb, penalty, alpha, relax, n)
+        before = halpern.snapshot(s) if last else None
+        _smooth_step(s, data.v, data.inverse, data.dw, n)
+        _splitting_step(s, data.v, data.zeta, data.beta, data.penalty(s.rho), alpha, relax, n)
+        after = halpern.snapshot(s) if last else None
+        halpern.average(s)
         if not last:
             continue
         # entries that decay geometrically to zero would become subnormal and slow every operation
         s.flush()
-        u_and, q, g_feasible, p, bound = _certify(s, *exact, penalty, d, alpha, n)
+        u_and, q, g_feasible, p, bound = _certify(s, *data.exact, data.penalty(s.rho), alpha, n)
         better = p < best_p[active]
         best_u[:, active[better]] = u_and[:, better]
         best_q[:, active[better]] = q[:, better]
@@ -564,22 +735,23 @@ def solve(
         best_d[active] = torch.maximum(best_d[active], bound)
         iterations[active] = it
         gap = best_p[active] - best_d[active]
+        halpern.restart(s, before, after, best_p[active], best_d[active])
         finished = (gap <= tol * best_p[active]) | (gap <= atol[active])
         if finished.any():
             done[active[finished]] = True
             keep = ~finished
             active = active[keep]
             s.keep(keep)
-            vv, zz, d = vv[:, keep], zz[:, keep], d[keep]
-            bb = None if bb is None else bb[:, keep]
-            exact = tuple(None if t is None else t[:, keep] for t in exact)
-            z_old = tuple(None if t is None else t[:, keep] for t in z_old)
-            dw = weights(d)
-            inverse.keep(keep)
+            halpern.keep(keep)
+            data.keep(keep)
+            stall.keep(keep)
             if progress is not None:
                 progress(int(finished.sum()))
-        _rebalance(s, vv, z_old, dw, n)
-        penalty = _weigh(dw, s.rho)
+        if promote and active.numel() and stall.update(it, gap[~finished] / best_p[active]):
+            promote = False
+            s.to(v.dtype)
+            halpern.to(v.dtype)
+            data.to(v.dtype)
     return Solution(best_u, best_q, best_g, best_p, torch.minimum(best_d, best_p), iterations, done)
 
 

@@ -60,11 +60,12 @@ def sparse_and_or(
             20 000 published).
         lr: learning rate of ``sgd`` on the values as given (decayed log-uniformly to ``lr/10``;
             default 1e-5, the published value for images; the text papers use 1e-7 to 1e-6).
-        dtype: precision of the ``admm`` iterations. By default float32 for ``tol ≥ 1e-3`` (about
-            twice as fast, with the same iteration counts on real games) and float64 for tighter
-            tolerances, which float32 iterations reach more slowly. Feasible points, objectives and
-            bounds are computed in float64 either way, so the certificate does not depend on it.
-            ``ipm`` always iterates in float64.
+        dtype: precision in which the ``admm`` iterations start (default float32, about twice as
+            fast as float64 on a CPU). Iterations in float32 continue in float64 once the gaps of
+            half of the remaining samples stall (below 20 % progress in 1000 iterations), so tight
+            tolerances are reached either way. Feasible points, objectives and bounds are computed
+            in float64 throughout, so the certificate does not depend on it. ``ipm`` always iterates
+            in float64.
         players: optional labels of the ``n`` players.
         progress: show a progress bar.
         atol: absolute gap (in the units of ``v``) at which a sample stops whatever its objective
