@@ -44,14 +44,14 @@ of SPEC §3.3, and ``f(x) = (1 − α)·max_i |x_i| + α·Σ_i |x_i|`` couples t
 the multipliers). Halpern's iteration ``s_{k+1} = s₀/(k + 2) + (k + 1)/(k + 2)·T(s_k)`` pulls every
 step back towards an anchor ``s₀``, and restarting it (a new anchor where the fixed-point residual
 ``‖T(s) − s‖`` has fallen enough) makes it converge linearly on LPs (the Halpern-Peaceman-Rachford
-method of HPR-LP: Chen, Sun, Yuan, Zhang & Zhao 2024, arXiv:2408.12179). At each restart ``ρ``
-moves towards the side of the certificate that lags (:class:`_Halpern`). Measured on 32 real MNIST games at ``n = 10``, one
+method of HPR-LP: Chen, Sun, Yuan, Zhang & Zhao 2024, arXiv:2408.12179); see :class:`_Halpern`. Measured on 32 real MNIST games at ``n = 10``, one
 thread, float64: 3 934 iterations on average to a certified 1e-3 (at most 7 650) against 8 998 (one
 game unconverged at 20 000) for the over-relaxed ADMM with residual balancing that it replaced.
 
 **Precision.** The iterations may run in float32 (``dtype``): about twice as fast on a CPU, and as
 fast per iteration until the gaps reach about 3e-3, where float32 rounding stalls them. When half of
-the remaining samples have stalled (:class:`_Stall`) the state moves to the precision of ``v``.
+the remaining samples have stalled (:class:`_Stall`) the state moves to the precision of ``v``; in
+that precision a stalled sample continues with a larger ``ρ`` (:meth:`_Halpern.boost`).
 
 Every step is a fast transform or an element-wise operation on the whole batch — never a dense
 ``2**n × 2**n`` matrix — and the same code runs on CPU or GPU tensors.
@@ -89,10 +89,11 @@ NOISE_FREE_BELOW = 1e-3
 NOISE_FREE_PEAK = 30.0
 #: a sample restarts at the latest after this fraction of all iterations so far
 RESTART_LONG = 0.2
-#: the penalty stays within ``[ρ₀ / RHO_RANGE, ρ₀ · RHO_RANGE]`` of its start ``ρ₀``
-RHO_RANGE = 4.0
-#: float32 iterations move to float64 when the relative gap of at least half of the samples fell by less
-#: than this fraction …
+#: a sample whose gap stalls (:class:`_Stall`) in the final precision continues with ``ρ`` this many times larger …
+RHO_BOOST = 4.0
+#: … at most this many times
+RHO_BOOSTS = 3
+#: a sample has stalled when its relative gap fell by less than this fraction …
 STALL_PROGRESS = 0.2
 #: … over this many iterations
 STALL_WINDOW = 1000
@@ -463,10 +464,12 @@ class _Halpern:
     (the state at the sample's last restart, ``k`` the steps since). At every check the fixed-point
     residual ``r = ‖T(s) − s‖`` of the splittings and multipliers decides a restart per sample: when
     ``r`` fell below :data:`RESTART_SUFFICIENT` of its value at the last restart, or below
-    :data:`RESTART_NECESSARY` of it while growing again since the previous check. At a restart the
-    penalty follows the certificate: ``ρ ← ρ·(ΔP/ΔD)**½`` (within ``[½, 2]``), with ``ΔP`` and ``ΔD``
-    how far the best objective fell and the best bound rose since the last restart: the side that
-    still moves is the one further from the optimum, and a larger ``ρ`` favours the primal side.
+    :data:`RESTART_NECESSARY` of it while growing again since the previous check, and at the latest
+    after :data:`RESTART_LONG` of all iterations so far. ``ρ`` is fixed, except that a sample whose
+    gap stalls gets a :data:`RHO_BOOST` times larger one (:meth:`boost`): measured on real games, a
+    penalty that follows the residuals (balancing, or the ratio of the dual and primal movements)
+    drifts away from the ``ρ ≈ 8`` that suits most of them and doubles the iterations, while a few
+    games (their multipliers drifting at a constant rate at ``ρ = 8``) need a larger one.
     """
 
     #: the arrays whose change measures the fixed-point residual
@@ -481,11 +484,8 @@ class _Halpern:
         self.k = torch.zeros(batch, dtype=s.rho.dtype, device=device)
         self.r0 = torch.full_like(self.k, float("inf"))
         self.previous = self.r0.clone()
-        self.p0 = torch.full((batch,), float("inf"), dtype=torch.float64, device=device)
-        self.d0 = torch.zeros(batch, dtype=torch.float64, device=device)
         self.total = 0
-        rho = float(s.rho.flatten()[0]) if batch else 1.0
-        self.rho_min, self.rho_max = rho / RHO_RANGE, rho * RHO_RANGE
+        self.rho_max = (float(s.rho.flatten()[0]) if batch else 1.0) * RHO_BOOST**RHO_BOOSTS
 
     def average(self, s: _Iterates) -> None:
         """One anchored step: every state array moves ``1/(k + 2)`` of the way back to its anchor."""
@@ -499,15 +499,8 @@ class _Halpern:
         """Copies of the arrays of the residual, before a step."""
         return {name: getattr(s, name).clone() for name in self.RESIDUAL if name in self.names}
 
-    def restart(
-        self,
-        s: _Iterates,
-        before: dict[str, torch.Tensor],
-        after: dict[str, torch.Tensor],
-        p: torch.Tensor,
-        d: torch.Tensor,
-    ) -> None:
-        """Restart where due after the step ``before → after``; ``p``, ``d``: best objective and bound per sample."""
+    def restart(self, s: _Iterates, before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) -> None:
+        """Restart where due after the step ``before → after``."""
         r = torch.sqrt(sum(_sq(after[name] - before[name]) for name in before))
         first = torch.isinf(self.r0)
         self.r0 = torch.where(first, r, self.r0)
@@ -515,18 +508,21 @@ class _Halpern:
         due |= self.k >= RESTART_LONG * self.total
         due &= ~first
         self.previous = r
-        if not bool(due.any()):
-            return
-        fall, rise = self.p0 - p, d - self.d0
-        moved = due & (fall > 0) & (rise > 0) & torch.isfinite(fall)
-        factor = torch.sqrt(fall / torch.where(moved, rise, 1.0)).clamp(0.5, 2.0)
-        factor = torch.where(moved, factor, 1.0).to(s.rho.dtype)
-        factor = (s.rho[:, 0] * factor).clamp(self.rho_min, self.rho_max) / s.rho[:, 0]
+        self._anchor(s, due, r)
+
+    def boost(self, s: _Iterates, which: torch.Tensor) -> None:
+        """Multiply ``ρ`` by :data:`RHO_BOOST` for the samples ``which`` (their gaps stalled) and restart them there."""
+        factor = torch.where(which & (s.rho[:, 0] * RHO_BOOST <= self.rho_max), RHO_BOOST, 1.0).to(s.rho.dtype)
         s.rho = s.rho * factor[:, None]
         for name in self.MULTIPLIERS:
             if name in self.names:
                 setattr(s, name, getattr(s, name) / factor[None, :, None])
-        self.p0, self.d0 = torch.where(due, p, self.p0), torch.where(due, d, self.d0)
+        self._anchor(s, factor > 1, torch.full_like(self.r0, float("inf")))
+
+    def _anchor(self, s: _Iterates, due: torch.Tensor, r: torch.Tensor) -> None:
+        """Make the current state the anchor of the samples ``due``, with ``r`` their new reference residual."""
+        if not bool(due.any()):
+            return
         for name in self.names:
             anchor, now = self.anchor[name], getattr(s, name)
             if name == "g":
@@ -539,7 +535,6 @@ class _Halpern:
         """Drop the samples where ``mask`` is false."""
         self.anchor = {name: a[mask] if name == "g" else a[:, mask] for name, a in self.anchor.items()}
         self.k, self.r0, self.previous = self.k[mask], self.r0[mask], self.previous[mask]
-        self.p0, self.d0 = self.p0[mask], self.d0[mask]
 
     def to(self, dtype: torch.dtype) -> None:
         """Continue in ``dtype``."""
@@ -618,8 +613,8 @@ class _Data:
 
 
 class _Stall:
-    """When iterations in a low precision have stalled: the relative gap of at least half of the samples
-    fell by less than :data:`STALL_PROGRESS` over the last :data:`STALL_WINDOW` iterations."""
+    """Which samples have stalled: their relative gap fell by less than :data:`STALL_PROGRESS` over the
+    last :data:`STALL_WINDOW` iterations."""
 
     def __init__(self, batch: int, device: torch.device):
         self.mark = torch.full((batch,), float("inf"), dtype=torch.float64, device=device)
@@ -628,13 +623,17 @@ class _Stall:
     def keep(self, mask: torch.Tensor) -> None:
         self.mark = self.mark[mask]
 
-    def update(self, it: int, gap: torch.Tensor) -> bool:
-        """Record the relative gaps at iteration ``it``; true when the samples have stalled."""
+    def reset(self, it: int) -> None:
+        """Start a new window at iteration ``it``, with no marks."""
+        self.mark, self.since = torch.full_like(self.mark, float("inf")), it
+
+    def update(self, it: int, gap: torch.Tensor) -> torch.Tensor | None:
+        """Record the relative gaps at iteration ``it``; the stalled samples once a window is over, else ``None``."""
         if it - self.since < STALL_WINDOW:
-            return False
+            return None
         stalled = gap > (1.0 - STALL_PROGRESS) * self.mark
         self.mark, self.since = gap.clone(), it
-        return 2 * int(stalled.sum()) >= gap.numel()
+        return stalled
 
 
 def solve(
@@ -735,7 +734,7 @@ def solve(
         best_d[active] = torch.maximum(best_d[active], bound)
         iterations[active] = it
         gap = best_p[active] - best_d[active]
-        halpern.restart(s, before, after, best_p[active], best_d[active])
+        halpern.restart(s, before, after)
         finished = (gap <= tol * best_p[active]) | (gap <= atol[active])
         if finished.any():
             done[active[finished]] = True
@@ -747,11 +746,17 @@ def solve(
             stall.keep(keep)
             if progress is not None:
                 progress(int(finished.sum()))
-        if promote and active.numel() and stall.update(it, gap[~finished] / best_p[active]):
+        stalled = stall.update(it, gap[~finished] / best_p[active]) if active.numel() else None
+        if stalled is None:
+            continue
+        if not promote:
+            halpern.boost(s, stalled)
+        elif 2 * int(stalled.sum()) >= stalled.numel():  # float32 rounding holds up half of the samples
             promote = False
             s.to(v.dtype)
             halpern.to(v.dtype)
             data.to(v.dtype)
+            stall.reset(it)
     return Solution(best_u, best_q, best_g, best_p, torch.minimum(best_d, best_p), iterations, done)
 
 
