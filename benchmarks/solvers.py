@@ -19,7 +19,7 @@ call: the per-sample time of a batched solver falls with the batch size. Finally
 (P2 Def. 1, top-``k`` with ``k = 50``) of the generalizable interactions is compared with that of the
 sparse interactions extracted separately for each model.
 
-Two more sections (``--sections``):
+Three more sections (``--sections``):
 
 - ``single``: one game per call, the way a new user starts: the sparse method on the first
   ``--single-games`` games of model 0, each timed alone with ``solver="auto"`` (the default; for
@@ -31,13 +31,19 @@ Two more sections (``--sections``):
   (sparse method, the first ``B`` games of both models for each of ``--crossover-batches``, one
   call each) and the exact LP (generalizable method, ``B`` samples of both models; up to
   ``--crossover-lp-max-n``): the measurements behind ``solver="auto"``'s rule
-  (``interprim.extract._driver.choose``).
+  (``interprim.extract._driver.choose``);
+- ``targets``: issue 15's table: seconds per game (sparse method, model 0's games) and per pair
+  (generalizable method, both models; ``--target-pair-n``) with ``solver="auto"`` and with the
+  batched ADMM, for each certified gap of ``--single-tols`` and each batch of ``--target-batches``
+  (one call per batch; batch 1 is the mean of ``--single-games`` calls; pairs at ``n = 10`` up to
+  batches of 20). These rows are measured afresh on every run.
 
 Games and every finished measurement are kept in ``--cache`` (an ``.npz``/JSON store), so an
 interrupted run continues where it stopped. Usage::
 
     python benchmarks/solvers.py --n 8 10 12 --out benchmarks/results/solvers.json
     python benchmarks/solvers.py --n 8 10 12 --sections single --threads 1 --out benchmarks/results/solvers-single.json
+    python benchmarks/solvers.py --n 8 10 --sections targets --out benchmarks/results/solvers-targets.json
 """
 
 from __future__ import annotations
@@ -269,6 +275,45 @@ def run_crossover(store: Store, n: int, args: argparse.Namespace, cache: dict) -
     return out
 
 
+def run_targets(store: Store, n: int, args: argparse.Namespace, cache: dict) -> dict:
+    """Issue 15's table: seconds per game (sparse, model 0's games) and per pair (generalizable, both
+    models) of ``solver="auto"`` and of the batched ADMM for each certified gap of ``--single-tols``
+    and each batch of ``--target-batches`` (one call per batch; batch 1 is the mean over
+    ``--single-games`` calls). The fresh measurements are never cached: the solvers are what changes."""
+    v = games(store, n, max(args.target_batches), args.epochs, cache)
+    out = {"sparse": {}, "generalizable": {}}
+    for method in ("sparse", "generalizable"):
+        if method == "generalizable" and n not in args.target_pair_n:
+            continue
+        for tol in args.single_tols:
+            for b in args.target_batches:
+                for solver in ("auto", "admm"):
+                    if b > args.target_max_batch.get((method, n, tol), 10**9):
+                        continue
+                    calls = [np.arange(i, i + 1) for i in range(args.single_games)] if b == 1 else [np.arange(b)]
+
+                    def go(idx, solver=solver, tol=tol, method=method):
+                        if method == "sparse":
+                            return ip.sparse_and_or(v[0, idx], solver=solver, tol=tol)
+                        return ip.generalizable_and_or([v[0, idx], v[1, idx]], solver=solver, tol=tol, alpha=args.alpha)
+
+                    seconds, gaps, ran = 0.0, [], set()
+                    for idx in calls:
+                        r, wall, _ = _clocked(lambda idx=idx: go(idx))
+                        first = r if method == "sparse" else r[0]
+                        seconds += wall
+                        gap, lower = np.asarray(first.meta["gap"]), np.asarray(first.meta["lower_bound"])
+                        gaps.append(float(np.max(gap / np.maximum(lower + gap, 1e-300))))
+                        ran.add(first.meta["solver"])
+                    rec = {"seconds_per_sample": seconds / sum(len(i) for i in calls), "max_relative_gap": max(gaps),
+                           "solver": "+".join(sorted(ran)), "load": _load()}
+                    out[method][f"{solver} tol {tol:g} batch {b}"] = rec
+                    print(f"{n:>3} {method:<14} {solver:<5} tol {tol:<6g} batch {b:>4}: {rec['seconds_per_sample']:8.3f} s "
+                          f"per sample ({rec['solver']}, largest certified gap {100 * rec['max_relative_gap']:.3f} %)",
+                          flush=True)
+    return out
+
+
 def _print_single(n: int, results: dict, batched: dict | None) -> None:
     print(f"{n:>3} single game (sparse, one call per game): {'s/game median / max':>20} {'CPU s':>7} "
           f"{'certified gap':>13} {'gap to LP':>10}  ran")
@@ -332,8 +377,13 @@ def main() -> None:
     parser.add_argument("--tol", type=float, default=1e-2, help="certified relative gap of the ADMM solver")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--sections", nargs="+", choices=["main", "single", "crossover"], default=["main", "single"],
-                        help="main: the solver table; single: one game per call; crossover: batch size at which ADMM wins")
+    parser.add_argument("--sections", nargs="+", choices=["main", "single", "crossover", "targets"],
+                        default=["main", "single"],
+                        help="main: the solver table; single: one game per call; crossover: batch size at which ADMM "
+                        "wins; targets: issue 15's seconds per game and per pair against the batch size")
+    parser.add_argument("--target-batches", type=int, nargs="+", default=[1, 20, 128])
+    parser.add_argument("--target-pair-n", type=int, nargs="+", default=[8, 10],
+                        help="n of the generalizable rows of the targets section")
     parser.add_argument("--single-games", type=int, default=4, help="games of model 0 timed one per call (single)")
     parser.add_argument("--single-tols", type=float, nargs="+", default=[1e-2, 1e-3],
                         help="certified relative gaps of the single and crossover sections")
@@ -343,10 +393,12 @@ def main() -> None:
     parser.add_argument("--cache", default="benchmarks/results/solvers-cache")
     parser.add_argument("--out", default="benchmarks/results/solvers.json")
     args = parser.parse_args()
+    # the slowest rows are left out: the generalizable pairs at n = 10 take 2-20 s each
+    args.target_max_batch = {("generalizable", 10, t): 20 for t in args.single_tols}
     torch.set_num_threads(args.threads)
     store, cache = Store(args.cache), {}
     report = {"config": vars(args), "machine": platform.platform(), "torch_threads": args.threads, "load_start": _load(),
-              "by_n": {}, "single": {}, "crossover": {}}
+              "by_n": {}, "single": {}, "crossover": {}, "targets": {}}
     if "main" in args.sections:
         print(f"{'n':>3} {'method':<14} {'solver':<19} {'s/sample':>9} {'gap to LP (median / max)':>26}")
     for n in args.n:
@@ -371,6 +423,8 @@ def main() -> None:
         if "crossover" in args.sections:
             report["crossover"][str(n)] = run_crossover(store, n, args, cache)
             _print_crossover(n, report["crossover"][str(n)])
+        if "targets" in args.sections:
+            report["targets"][str(n)] = run_targets(store, n, args, cache)
     report["load_end"] = _load()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=1))

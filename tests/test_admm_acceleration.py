@@ -149,7 +149,7 @@ def test_float64_iterations_are_never_promoted(monkeypatch):
     assert calls == [] and bool(sol.converged.all())
 
 
-def test_generalizable_pairs_certify_with_the_accelerated_solver():
+def test_generalizable_pairs_certify_from_float32_iterations():
     n = 5
     v = torch.cat([scaled_games(n, 4, 7), scaled_games(n, 4, 8)])
     zeta = torch.full((2, 4), 0.02, dtype=torch.float64)

@@ -25,9 +25,10 @@ of SPEC §3.3, and ``f(x) = (1 − α)·max_i |x_i| + α·Σ_i |x_i|`` couples t
   ``MᵀDM``; ``q`` and ``γ_shared`` are averages. The blocks are updated by one
   symmetric Gauss-Seidel sweep (``γ, q, u_or`` backwards, then ``u_and, u_or, q, γ``), which makes
   the block update an exact proximal step and keeps ADMM convergent (sGS-ADMM, Li, Sun & Toh 2016);
-- relaxation ``2`` (the Peaceman-Rachford form of the step) inside Halpern's anchored iteration
-  (below, "Acceleration"), with a penalty ``ρ`` per sample. The caller scales every sample to
-  ``|v(N) − v(∅)| ≈ 1``;
+- one model: relaxation ``2`` (the Peaceman-Rachford form of the step) inside Halpern's anchored
+  iteration (below, "Acceleration"), with a penalty ``ρ = 8`` per sample; several models:
+  over-relaxation ``1.9`` and a penalty per sample (from ``ρ = 16``) balanced between the primal and
+  dual residuals. The caller scales every sample to ``|v(N) − v(∅)| ≈ 1``;
 - the splittings ``z1``, ``z2`` are penalised in the metric ``D = diag(d**|T|)`` (a diagonal
   preconditioner that keeps ``MᵀDM = ⊗[[1+d, −d], [−d, d]]`` a Kronecker product, and turns the
   prox into a thresholding by ``1/(ρ·d**|T|)``). ``d = 1`` suits games with noise. When a model's
@@ -46,7 +47,10 @@ step back towards an anchor ``s₀``, and restarting it (a new anchor where the 
 ``‖T(s) − s‖`` has fallen enough) makes it converge linearly on LPs (the Halpern-Peaceman-Rachford
 method of HPR-LP: Chen, Sun, Yuan, Zhang & Zhao 2024, arXiv:2408.12179); see :class:`_Halpern`. Measured on 32 real MNIST games at ``n = 10``, one
 thread, float64: 3 934 iterations on average to a certified 1e-3 (at most 7 650) against 8 998 (one
-game unconverged at 20 000) for the over-relaxed ADMM with residual balancing that it replaced.
+game unconverged at 20 000) for the over-relaxed ADMM with residual balancing. For several models
+the same scheme was slower (pairs at ``n = 8``, ``tol = 1e-2``, batch 20: 0.21 s per pair against
+0.12 s) and at ``n = 10`` left 5 of 20 pairs uncertified at 20 000 iterations (gaps up to 23 %), so
+the generalizable problem keeps the over-relaxed ADMM with residual balancing.
 
 **Precision.** The iterations may run in float32 (``dtype``): about twice as fast on a CPU, and as
 fast per iteration until the gaps reach about 3e-3, where float32 rounding stalls them. When half of
@@ -542,6 +546,27 @@ class _Halpern:
         self.k, self.r0, self.previous = self.k.to(dtype), self.r0.to(dtype), self.previous.to(dtype)
 
 
+def _rebalance(
+    s: _Iterates, v: torch.Tensor, z_old: tuple[torch.Tensor | None, ...], dw: torch.Tensor | None, n: int
+) -> None:
+    """Residual balancing (several models): double ``ρ`` where the primal residual exceeds 10× the dual one,
+    halve it in the opposite case (rescaling the multipliers ``w`` so that ``ρ·w`` is unchanged)."""
+    root = None if dw is None else dw.sqrt()
+    primal_sq = _sq(s.x1 + s.x2 - s.x3 - v) + _sq(_weigh(root, mobius(s.x1, n) - s.z1))
+    primal_sq = primal_sq + _sq(_weigh(root, mobius(_flip(s.x2), n) - s.z2)) + _sq(s.x3 - s.z3)
+    dual_sq = _sq(mobius_t(_weigh(dw, s.z1 - z_old[0]), n)) + _sq(mobius_t(_weigh(dw, s.z2 - z_old[1]), n))
+    dual_sq = dual_sq + _sq(s.z3 - z_old[2])
+    if s.boxed:
+        primal_sq = primal_sq + _sq((s.x1 - s.x2) / 2 - s.g - s.z4)
+        dual_sq = dual_sq + _sq(s.z4 - z_old[3])
+    primal_res, dual_res = torch.sqrt(primal_sq), s.rho[:, 0] * torch.sqrt(dual_sq)
+    factor = torch.where(primal_res > 10 * dual_res, 2.0, torch.where(dual_res > 10 * primal_res, 0.5, 1.0))
+    factor = factor[:, None].to(s.rho.dtype)
+    s.rho = s.rho * factor
+    for name in ("w0", "w1", "w2", "w3") + (("w4",) if s.boxed else ()):
+        setattr(s, name, getattr(s, name) / factor)
+
+
 def _certify(
     s: _Iterates,
     v: torch.Tensor,
@@ -644,8 +669,8 @@ def solve(
     alpha: float = 1.0,
     tol: float = 1e-3,
     max_iter: int = 20000,
-    rho: float = 8.0,
-    relax: float = 2.0,
+    rho: float | None = None,
+    relax: float | None = None,
     check: int = 25,
     progress: Any = None,
     dtype: torch.dtype | None = None,
@@ -661,13 +686,17 @@ def solve(
     stops when its certified gap ``P − D`` is at most ``tol·P`` or ``atol`` (a number or one per
     sample), or at once when its optimum is zero (:func:`_flat_games`). Returns the best certified
     point per sample; ``progress``, if given, is called with the number of samples that finished at
-    each check. ``dtype`` (default: that of ``v``) is the precision of the iterations, e.g.
-    ``torch.float32``; feasible points, objectives and bounds are always computed in the precision
-    of ``v``, so the certificate does not depend on it. ``metric`` fixes ``d`` for every sample
+    each check. ``dtype`` (default: that of ``v``) is the precision in which the iterations start,
+    e.g. ``torch.float32``; they move to the precision of ``v`` when they stall (module doc,
+    "Precision"). Feasible points, objectives and bounds are always computed in the precision of
+    ``v``, so the certificate does not depend on it. ``metric`` fixes ``d`` for every sample
     (default: ``1``, or :data:`NOISE_FREE_METRIC` for nearly noise-free samples). ``start`` is a
-    warm start (:class:`Start`).
+    warm start (:class:`Start`). ``rho`` (the first penalty) and ``relax`` default to ``8`` and ``2``
+    for one model (Halpern's iteration) and to ``16`` and ``1.9`` for several (module doc).
     """
     m, batch, size = v.shape
+    rho = (8.0 if m == 1 else 16.0) if rho is None else rho
+    relax = (2.0 if m == 1 else 1.9) if relax is None else relax
     boxed = beta is not None and m > 1
     if not boxed:
         beta = None
@@ -708,18 +737,20 @@ def solve(
         d = torch.full((active.numel(),), float(metric), dtype=v.dtype, device=v.device)
     data = _Data(exact, d, n, 1.25 if boxed else 1.0, dtype)
     s = _start(data.v, data.beta, rho, n, None if start is None else _select(start, active, dtype))
-    halpern = _Halpern(s)
+    halpern = _Halpern(s) if m == 1 else None
     promote = dtype != v.dtype  # iterations in a lower precision move to that of v once they stall
     stall = _Stall(active.numel(), v.device)
     it = 0
     while active.numel() and it < max_iter:
         it += 1
         last = it % check == 0 or it == max_iter
-        before = halpern.snapshot(s) if last else None
+        before = halpern.snapshot(s) if last and halpern else None
         _smooth_step(s, data.v, data.inverse, data.dw, n)
+        z_old = (s.z1, s.z2, s.z3, s.z4 if boxed else None) if last else None
         _splitting_step(s, data.v, data.zeta, data.beta, data.penalty(s.rho), alpha, relax, n)
-        after = halpern.snapshot(s) if last else None
-        halpern.average(s)
+        if halpern:
+            after = halpern.snapshot(s) if last else None
+            halpern.average(s)
         if not last:
             continue
         # entries that decay geometrically to zero would become subnormal and slow every operation
@@ -734,14 +765,18 @@ def solve(
         best_d[active] = torch.maximum(best_d[active], bound)
         iterations[active] = it
         gap = best_p[active] - best_d[active]
-        halpern.restart(s, before, after)
+        if halpern:
+            halpern.restart(s, before, after)
+        else:
+            _rebalance(s, data.v, z_old, data.dw, n)
         finished = (gap <= tol * best_p[active]) | (gap <= atol[active])
         if finished.any():
             done[active[finished]] = True
             keep = ~finished
             active = active[keep]
             s.keep(keep)
-            halpern.keep(keep)
+            if halpern:
+                halpern.keep(keep)
             data.keep(keep)
             stall.keep(keep)
             if progress is not None:
@@ -750,11 +785,13 @@ def solve(
         if stalled is None:
             continue
         if not promote:
-            halpern.boost(s, stalled)
+            if halpern:
+                halpern.boost(s, stalled)
         elif 2 * int(stalled.sum()) >= stalled.numel():  # float32 rounding holds up half of the samples
             promote = False
             s.to(v.dtype)
-            halpern.to(v.dtype)
+            if halpern:
+                halpern.to(v.dtype)
             data.to(v.dtype)
             stall.reset(it)
     return Solution(best_u, best_q, best_g, best_p, torch.minimum(best_d, best_p), iterations, done)
