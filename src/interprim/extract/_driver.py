@@ -46,10 +46,8 @@ IPM_MAX_BATCH = {9: (64, 10**9), 10: (16, 256), 11: (2, 64), 12: (1, 4)}
 #: than the batched ADMM (measured as above at ``m = 2`` up to 16 samples; ``n = 5, 7`` interpolated,
 #: the tight limits of ``n = 4, 6`` extrapolated); smaller ``n`` take the limits of the smallest ``n``
 #: listed, ``n`` not listed above it never take the LP
-LP_MAX_BATCH = {4: (16, 64), 5: (16, 64), 6: (16, 64), 7: (8, 32), 8: (4, 32),
-                # n = 10, one pair at tol < 1e-2: the LP's 11.2 s against the ADMM's 18.3 s at 1e-3 (4 pairs:
-                # 16.3 s per pair for the LP; 2 threads, real MNIST games, issue 15)
-                10: (0, 2)}
+#: (at n = 10 one pair at tol = 1e-3 takes the LP 12.8 s, the ADMM 6.6 s since issue 15: no entry)
+LP_MAX_BATCH = {4: (16, 64), 5: (16, 64), 6: (16, 64), 7: (8, 32), 8: (4, 32)}
 
 
 class ConvergenceWarning(UserWarning):
@@ -105,9 +103,8 @@ def choose(solver: str, n: int, m: int, batch: int, tol: float, device: torch.de
       fast on two), the ADMM gains less from them (about 1.5×: 128 games at ``n = 10``, ``tol = 1e-2``,
       0.18 → 0.12 s per game, where the interior-point method went 0.29 → 0.14), so each thread adds
       its limit (at two threads and ``n = 10``, ``tol = 1e-2``, the crossover lies between 64 and 128);
-    - several models, ``n ≤ 8`` or ``n = 10``, and ``m·batch ≤ LP_MAX_BATCH[n]`` (the exact LP costs the
-      same per sample at any batch size, the ADMM less and less; at ``n = 10`` one pair at a tight
-      ``tol``), within ``m·3**n ≤ LP_MAX_SIZE``: the exact LP;
+    - several models, ``n ≤ 8`` and ``m·batch ≤ LP_MAX_BATCH[n]`` (the exact LP costs the same per
+      sample at any batch size, the ADMM less and less), within ``m·3**n ≤ LP_MAX_SIZE``: the exact LP;
     - everything else: the batched ADMM (``"admm"``).
 
     The tables hold two batch limits per ``n``: for ``tol ≥ LOOSE_TOL`` and for tighter ``tol``.
