@@ -634,8 +634,11 @@ class _Data:
     def keep(self, mask: torch.Tensor) -> None:
         """Drop the samples where ``mask`` is false."""
         self.exact = tuple(None if t is None else t[:, mask] for t in self.exact)
-        self.metric = self.metric[mask]
-        self.to(self.v.dtype)
+        self.metric, self.d = self.metric[mask], self.d[mask]
+        self.v, self.zeta = self.v[:, mask], self.zeta[:, mask]
+        self.beta = None if self.beta is None else self.beta[:, mask]
+        self.dw = None if self.dw is None or bool((self.d == 1).all()) else self.dw[mask]
+        self.inverse.keep(mask)
 
     def penalty(self, rho: torch.Tensor) -> torch.Tensor:
         """``ρ·d**|T|``: the thresholds of the prox are its inverse."""
