@@ -21,7 +21,8 @@ normal equations ``K Δy = r`` two to four times with one factorisation, where
 ``K`` cheap to build: ``(Z D Zᵀ)[S, S'] = Σ_{T ⊆ S ∩ S'} D[T] = (Z D)[S ∩ S']``, so ``K`` is two
 zeta transforms and a gather by ``S ∩ S'`` (``O(4**n)``; :func:`_normal_matrix`), and
 ``F Z D_b Zᵀ F`` is the same matrix of ``D_b`` indexed by ``N \\ (S ∪ S')``. ``K`` is factorised by
-a dense Cholesky (``O(8**n / 3)``: about 20 ms at ``n = 10`` on one CPU core, 0.6 s at ``n = 12``);
+a dense Cholesky (``O(8**n / 3)``: at ``n = 10`` about 24 ms on one CPU core with torch, 12.5 ms with
+LAPACK's ``dpotrf``, which the method uses for one game alone: :func:`_cholesky`);
 everything else is a fast transform or element-wise. Real games need 5-12 iterations to a
 certified gap of 1e-3. The LP solvers of HiGHS do not see this structure: on games at ``n = 10``
 its interior-point method takes 20-30 iterations of about 60 ms, its dual simplex 1000-8000
@@ -52,6 +53,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import scipy.linalg.lapack
 import torch
 
 from ..transforms import mobius, zeta, zeta_t
@@ -114,7 +117,7 @@ def solve(
         """Solve the games ``games`` chunk by chunk, writing each game's result in place."""
         for start in range(0, games.numel(), per_chunk):
             idx = games[start : start + per_chunk]
-            out = _solve_chunk(v[0, idx], zeta_bound[0, idx], n, tol, max_iter, atol[idx], progress)
+            out = _solve_chunk(v[0, idx], zeta_bound[0, idx], n, tol, max_iter, atol[idx], progress, batch == 1)
             u_and[idx], q[idx], best_p[idx], best_d[idx], iterations[idx], converged[idx] = out
 
     with _one_thread(v.device):
@@ -146,21 +149,50 @@ def _one_thread(device: torch.device) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+def _cholesky(k: torch.Tensor, lapack: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """The lower Cholesky factors of the matrices ``k`` ``(B, N, N)`` (given by their lower triangles) and
+    the ``info`` of LAPACK per matrix (``0``: success). Only the lower triangles of the factors are set.
+
+    ``lapack`` (CPU, float64): SciPy's ``dpotrf`` in place, one matrix at a time, with the threads of
+    SciPy's BLAS; otherwise ``torch.linalg.cholesky_ex`` (on a CPU on torch's threads, which the
+    method sets to one). Measured at ``n = 10``: 12.5 ms per matrix on one core and 9.6 ms on two for
+    ``dpotrf``, 24 ms on one core for torch (which then zeroes the upper triangles, 7 ms more per
+    matrix in batches); but two parts of a batch factorised side by side on two cores were no faster
+    with ``dpotrf`` than with torch (0.16-0.18 against 0.14-0.17 s per game, 64 games), so the
+    method uses ``dpotrf`` for one game alone, and torch for a batch (the same factorisation for
+    every part of it, so a game's result does not depend on how the batch is cut).
+    """
+    if not lapack or k.device.type != "cpu" or k.dtype != torch.float64:
+        return torch.linalg.cholesky_ex(k)
+    info = torch.zeros(k.shape[0], dtype=torch.int32)
+    for i, a in enumerate(k.numpy()):
+        # the lower triangle of a row-major matrix is the upper one of its column-major transpose
+        c, info[i] = scipy.linalg.lapack.dpotrf(a.T, lower=0, clean=0, overwrite_a=1)
+        if not np.shares_memory(c, a):  # pragma: no cover - f2py factorises a column-major array in place
+            a.T[...] = c
+    return k, info
+
+
 #: the blocks of the normal matrix below this size are gathered at once (:func:`_normal_matrix`)
 _LEAF = 128
 
 
-def _normal_matrix(d_a: torch.Tensor, d_b: torch.Tensor, d_q: torch.Tensor) -> torch.Tensor:
+def _normal_matrix(
+    d_a: torch.Tensor, d_b: torch.Tensor, d_q: torch.Tensor, out: torch.Tensor | None = None
+) -> torch.Tensor:
     """The lower triangle of ``K = Z D_a Zᵀ + F Z D_b Zᵀ F + D_q`` ``(B, N, N)`` from ``d_a = Z D_a``, ``d_b = Z D_b``.
 
     ``K[S, S'] = d_a[S ∩ S'] + d_b[N \\ (S ∪ S')] + [S = S']·D_q[S]`` (module doc). Splitting on the
     highest player, ``K(d_a, d_b)`` has the blocks ``[[K(a₀, b₁), K(a₀, b₀)], [K(a₀, b₀), K(a₁, b₀)]]``
     (``x₀``, ``x₁``: the halves of ``x`` without and with that player); the recursion writes each
     entry of the lower triangle once, which is faster than a gather by ``S & S'`` (it needs no index
-    of ``4**n`` entries). Only the lower triangle is written: the Cholesky factorisation reads no other.
+    of ``4**n`` entries). Only the lower triangle is written (and the diagonal blocks of :data:`_LEAF`
+    rows): the Cholesky factorisation and the triangular solves read no other. ``out`` (the buffer
+    of an earlier iteration: a new one of ``8·B·4**n`` bytes costs as much to fault in as to fill)
+    receives the result when given.
     """
     size = d_a.shape[-1]
-    k = torch.empty(*d_a.shape[:-1], size, size, dtype=d_a.dtype, device=d_a.device)
+    k = torch.empty(*d_a.shape[:-1], size, size, dtype=d_a.dtype, device=d_a.device) if out is None else out
     s = torch.arange(min(size, _LEAF), device=d_a.device)
     index = {}
     while s.numel() >= 1:
@@ -275,8 +307,10 @@ def _solve_chunk(
     max_iter: int,
     atol: torch.Tensor,
     progress: Any,
+    lapack: bool,
 ) -> tuple[torch.Tensor, ...]:
-    """Mehrotra's method on the games ``v`` ``(B, 2**n)`` (module doc); the best point and bound per game."""
+    """Mehrotra's method on the games ``v`` ``(B, 2**n)`` (module doc); the best point and bound per game.
+    ``lapack``: factorise by SciPy's LAPACK (:func:`_cholesky`)."""
     batch, size = v.shape
     dev, dt = v.device, v.dtype
 
@@ -306,6 +340,7 @@ def _solve_chunk(
     cost[:, 0] = 0.0
     cost[4] = 0.0
     count = (moves.sum((1, 2)) + bounded.sum((1, 2))).to(dt)
+    buffer = None  # the normal matrices, reused from one iteration to the next
 
     # the starting point: the fixed split's interactions, pushed into the interior
     push = PUSH
@@ -377,10 +412,12 @@ def _solve_chunk(
             mu = ((s * z).sum((1, 2)) + (w * t).sum((1, 2))) / cnt
             theta = torch.where(mv, 1.0 / (z / s + t / w), 0.0)
             d_a, d_b = zeta(theta[:, 0] + theta[:, 1], n), zeta(theta[:, 2] + theta[:, 3], n)
-            k = _normal_matrix(d_a, d_b, theta[:, 4])
+            if buffer is None or buffer.shape[0] < active.numel():
+                buffer = torch.empty(active.numel(), size, size, dtype=v.dtype, device=v.device)
+            k = _normal_matrix(d_a, d_b, theta[:, 4], out=buffer[: active.numel()])
             diag = k.diagonal(dim1=-2, dim2=-1)
             diag += 1e-13 * diag.mean(-1, keepdim=True)
-            chol, info = torch.linalg.cholesky_ex(k)
+            chol, info = _cholesky(k, lapack)
             del k
             stalled = stalled | (info != 0)
             newton = _Newton(s, w, z, t, mv, bd, theta, chol, r_p, r_d, apply_a, apply_at)

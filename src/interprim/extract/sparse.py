@@ -46,7 +46,7 @@ def sparse_and_or(
             Games where the interior-point method stalls (rare) are solved again by ``"lp"``.
             ``"ipm"`` — a primal-dual interior-point method on the structure of the transforms
             (:mod:`interprim.extract.ipm`; one game at ``n = 10`` certified within 1 % in about
-            0.2 s on one CPU core), for ``n ≤ 12``, stopped at a certified relative gap ``tol``
+            0.13 s on two CPU cores), for ``n ≤ 12``, stopped at a certified relative gap ``tol``
             (down to about 1e-4); ``"admm"`` — the batched first-order solver of
             :mod:`interprim.extract.admm` (CPU or GPU), stopped at a certified relative gap
             ``tol``, the fastest per game for large batches; ``"lp"`` — the exact LP by HiGHS
