@@ -52,7 +52,15 @@ def test_the_normal_matrix_fills_a_given_buffer_with_the_lower_triangle_of_its_d
         assert torch.allclose(torch.tril(k[i]), torch.tril(full), atol=1e-12)
 
 
-def test_one_game_is_factorised_by_lapack_and_a_batch_by_torch_with_the_same_certified_optimum(monkeypatch):
+@pytest.fixture
+def threads():
+    previous = torch.get_num_threads()
+    yield torch.set_num_threads
+    torch.set_num_threads(previous)
+
+
+def test_one_game_is_factorised_by_lapack_and_a_batch_by_torch_with_the_same_certified_optimum(monkeypatch, threads):
+    threads(2)
     v = smooth_games(6, 3, 8)
     used, factor = [], ipm._cholesky
 
@@ -72,3 +80,12 @@ def test_one_game_is_factorised_by_lapack_and_a_batch_by_torch_with_the_same_cer
         assert abs(one.objective - exact[i]) <= 1e-5 * exact[i] + 1e-9
         assert abs(batch.objective[i] - exact[i]) <= 1e-5 * exact[i] + 1e-9
         assert np.max(np.abs(ip.transforms.reconstruct(one.i_and, one.i_or) - (v[i] + one.noise))) < 1e-9
+
+
+def test_one_game_on_one_thread_keeps_to_torchs_factorisation(monkeypatch, threads):
+    """SciPy's BLAS would not keep to one thread."""
+    threads(1)
+    used, factor = [], ipm._cholesky
+    monkeypatch.setattr(ipm, "_cholesky", lambda k, lapack: used.append(lapack) or factor(k, lapack))
+    one = ip.sparse_and_or(smooth_games(5, 1, 2)[0], solver="ipm", tol=1e-4)
+    assert one.meta["converged"] and used and not any(used)

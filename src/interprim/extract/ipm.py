@@ -111,13 +111,15 @@ def solve(
             progress(int(flat.sum()))
     todo = torch.nonzero(~flat).flatten()
     workers = min(torch.get_num_threads(), todo.numel()) if v.device.type == "cpu" else 1
+    # one game alone on a CPU with several threads: LAPACK's factorisation, on the threads of SciPy's BLAS
+    lapack = batch == 1 and torch.get_num_threads() > 1
     per_chunk = max(1, CHUNK_BYTES // (8 * size * size) // max(workers, 1))
 
     def part(games: torch.Tensor) -> None:
         """Solve the games ``games`` chunk by chunk, writing each game's result in place."""
         for start in range(0, games.numel(), per_chunk):
             idx = games[start : start + per_chunk]
-            out = _solve_chunk(v[0, idx], zeta_bound[0, idx], n, tol, max_iter, atol[idx], progress, batch == 1)
+            out = _solve_chunk(v[0, idx], zeta_bound[0, idx], n, tol, max_iter, atol[idx], progress, lapack)
             u_and[idx], q[idx], best_p[idx], best_d[idx], iterations[idx], converged[idx] = out
 
     with _one_thread(v.device):
@@ -159,8 +161,9 @@ def _cholesky(k: torch.Tensor, lapack: bool) -> tuple[torch.Tensor, torch.Tensor
     ``dpotrf``, 24 ms on one core for torch (which then zeroes the upper triangles, 7 ms more per
     matrix in batches); but two parts of a batch factorised side by side on two cores were no faster
     with ``dpotrf`` than with torch (0.16-0.18 against 0.14-0.17 s per game, 64 games), so the
-    method uses ``dpotrf`` for one game alone, and torch for a batch (the same factorisation for
-    every part of it, so a game's result does not depend on how the batch is cut).
+    method uses ``dpotrf`` for one game alone when torch may use several threads, and torch for a
+    batch (the same factorisation for every part of it, so a game's result does not depend on how
+    the batch is cut) or on one thread (SciPy's BLAS would not keep to it).
     """
     if not lapack or k.device.type != "cpu" or k.dtype != torch.float64:
         return torch.linalg.cholesky_ex(k)
