@@ -1,9 +1,10 @@
-"""The interior-point method's factorisation (``interprim.extract.ipm._cholesky``) and its reused
-normal-matrix buffer: LAPACK in place for one game, torch for a batch, the same factors either way."""
+"""The interior-point method's factorisation (``interprim.extract.ipm._cholesky``: LAPACK in place,
+on one BLAS thread per part of a batch) and its reused normal-matrix buffer."""
 
 import numpy as np
 import pytest
 import torch
+from threadpoolctl import threadpool_info
 
 import interprim as ip
 from interprim.extract import ipm
@@ -18,24 +19,27 @@ def spd(batch, size, seed):
 
 
 @pytest.mark.parametrize("size", [1, 7, 64, 300])
-def test_lapack_factors_equal_torchs_on_the_lower_triangle(size):
+def test_lapack_factors_in_place_equal_torchs_on_the_lower_triangle(size):
+    assert ipm._dpotrf() is not None  # SciPy exports dpotrf: the fast path runs
     k = spd(3, size, size)
     expected = torch.linalg.cholesky(k)
     given = torch.tril(k) + torch.full_like(k, float("nan")).triu(1)  # the upper triangle is never read
-    chol, info = ipm._cholesky(given, lapack=True)
-    assert chol.data_ptr() == given.data_ptr()  # in place
+    chol, info = ipm._cholesky(given)
+    assert chol.data_ptr() == given.data_ptr()
     assert info.tolist() == [0, 0, 0]
     lower = torch.tril(chol)
     assert torch.allclose(lower, expected, rtol=1e-10, atol=1e-12)
     assert torch.allclose(lower @ lower.mT, k, rtol=1e-10, atol=1e-12)
+    single, info = ipm._cholesky(k.float())  # other types: torch
+    assert info.tolist() == [0, 0, 0] and torch.allclose(single.double(), expected, rtol=1e-4, atol=1e-5)
 
 
-def test_lapack_reports_a_matrix_that_is_not_positive_definite():
-    for lapack in (True, False):
-        k = spd(3, 16, 0)
-        k[1, 5, 5] = -1.0
-        _, info = ipm._cholesky(k, lapack=lapack)
-        assert info[0] == 0 and info[2] == 0 and info[1] > 0
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_a_matrix_that_is_not_positive_definite_is_reported(dtype):
+    k = spd(3, 16, 0).to(dtype)
+    k[1, 5, 5] = -1.0
+    _, info = ipm._cholesky(k)
+    assert info[0] == 0 and info[2] == 0 and info[1] > 0
 
 
 def test_the_normal_matrix_fills_a_given_buffer_with_the_lower_triangle_of_its_definition():
@@ -59,33 +63,34 @@ def threads():
     torch.set_num_threads(previous)
 
 
-def test_one_game_is_factorised_by_lapack_and_a_batch_by_torch_with_the_same_certified_optimum(monkeypatch, threads):
-    threads(2)
-    v = smooth_games(6, 3, 8)
-    used, factor = [], ipm._cholesky
+def blas_threads():
+    return {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"}
 
-    def recording(k, lapack):
-        used.append((k.shape[0], lapack))
-        return factor(k, lapack)
+
+def test_a_batch_factorises_on_one_blas_thread_per_part_and_one_game_on_all(monkeypatch, threads):
+    threads(2)
+    outside = blas_threads()
+    seen, factor = [], ipm._cholesky
+
+    def recording(k):
+        seen.append((k.shape[0], blas_threads()))
+        return factor(k)
 
     monkeypatch.setattr(ipm, "_cholesky", recording)
+    v = smooth_games(6, 3, 8)
     alone = [ip.sparse_and_or(v[i], solver="ipm", tol=1e-6) for i in range(3)]
-    assert used and all(lapack and b == 1 for b, lapack in used)
-    used.clear()
+    assert seen and all(b == 1 and t == outside for b, t in seen)
+    seen.clear()
     batch = ip.sparse_and_or(v, solver="ipm", tol=1e-6)
-    assert used and not any(lapack for _, lapack in used)
+    assert seen and all(t == {1} for _, t in seen)
+    assert blas_threads() == outside  # restored
+    threads(1)
+    seen.clear()
+    ip.sparse_and_or(v[0], solver="ipm", tol=1e-6)
+    assert seen and all(t == {1} for _, t in seen)  # one torch thread: one BLAS thread
     exact = ip.sparse_and_or(v, solver="lp").objective
     for i, one in enumerate(alone):
         assert one.meta["converged"] and batch.meta["converged"]
         assert abs(one.objective - exact[i]) <= 1e-5 * exact[i] + 1e-9
         assert abs(batch.objective[i] - exact[i]) <= 1e-5 * exact[i] + 1e-9
         assert np.max(np.abs(ip.transforms.reconstruct(one.i_and, one.i_or) - (v[i] + one.noise))) < 1e-9
-
-
-def test_one_game_on_one_thread_keeps_to_torchs_factorisation(monkeypatch, threads):
-    """SciPy's BLAS would not keep to one thread."""
-    threads(1)
-    used, factor = [], ipm._cholesky
-    monkeypatch.setattr(ipm, "_cholesky", lambda k, lapack: used.append(lapack) or factor(k, lapack))
-    one = ip.sparse_and_or(smooth_games(5, 1, 2)[0], solver="ipm", tol=1e-4)
-    assert one.meta["converged"] and used and not any(used)

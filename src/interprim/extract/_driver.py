@@ -29,6 +29,12 @@ SGD_LR = 1e-5
 LP_MAX_SIZE = 3**12
 #: default absolute tolerance of the ADMM, as a fraction of each sample's scale ``mean_i |v_i(N) − v_i(∅)|``
 ATOL = 1e-9
+#: a sample's scale is ``|v(N) − v(∅)|`` (the mean over the models), or ``max_S |v(S) − v(∅)|`` divided
+#: by this when that is larger: the solvers see values of order one. The ADMM's penalty is tuned in
+#: these units; real MNIST games at ``n = 10`` whose ``|v(N) − v(∅)|`` was 40-400 times below their
+#: largest value did not converge when scaled by it (gaps of 17-65 % after 20 000 iterations at
+#: ``tol = 1e-2``) and took 4 500-9 000 iterations when scaled by that value
+PEAK_OVER_SCALE = 4.0
 #: the largest ``n`` of the interior-point method (its normal matrix has ``4**n`` entries: 128 MiB at ``n = 12``)
 IPM_MAX_N = 12
 #: the tightest ``tol`` for which ``solver="auto"`` runs the interior-point method (it certifies gaps
@@ -40,8 +46,11 @@ LOOSE_TOL = 1e-2
 #: ``solver="auto"``, one model: per ``n``, the largest batch that the interior-point method solves
 #: faster than the batched ADMM (CPU seconds on one core, real MNIST games, ``benchmarks/solvers.py
 #: --sections crossover``; ``benchmarks/README.md``; limits beyond the measured batches of 128
-#: (``n ≤ 10``), 32 (``n = 11``) and 8 (``n = 12``) are extrapolated); every batch below ``n = 9``
-IPM_MAX_BATCH = {9: (64, 10**9), 10: (16, 256), 11: (2, 64), 12: (1, 4)}
+#: (``n ≤ 9``), 256 (``n = 10``), 32 (``n = 11``) and 8 (``n = 12``) are extrapolated; ``n = 10`` was
+#: measured again after the interior-point method's factorisation moved to LAPACK, which halved its
+#: time: ``n = 9, 11, 12`` still hold the limits measured before, which favour the ADMM too often);
+#: every batch below ``n = 9``
+IPM_MAX_BATCH = {9: (64, 10**9), 10: (32, 10**9), 11: (2, 64), 12: (1, 4)}
 #: ``solver="auto"``, several models: per ``n``, the largest ``m·batch`` that the exact LP solves faster
 #: than the batched ADMM (measured as above at ``m = 2`` up to 16 samples; ``n = 5, 7`` interpolated,
 #: the tight limits of ``n = 4, 6`` extrapolated); smaller ``n`` take the limits of the smallest ``n``
@@ -100,9 +109,10 @@ def choose(solver: str, n: int, m: int, batch: int, tol: float, device: torch.de
       ``IPM_MAX_BATCH[n]`` games per torch thread: the interior-point method (``"ipm"``) for
       ``tol ≥ IPM_MIN_TOL``, the exact LP (``"lp"``) for tighter ``tol``. The limits were measured on one
       thread; the interior-point method solves a batch on all of torch's threads side by side (twice as
-      fast on two), the ADMM gains less from them (about 1.5×: 128 games at ``n = 10``, ``tol = 1e-2``,
-      0.18 → 0.12 s per game, where the interior-point method went 0.29 → 0.14), so each thread adds
-      its limit (at two threads and ``n = 10``, ``tol = 1e-2``, the crossover lies between 64 and 128);
+      fast on two), the ADMM gains less from them (about 1.3×: 128 games at ``n = 10``, ``tol = 1e-2``,
+      0.113 → 0.086 s per game, where the interior-point method went 0.148 → 0.079), so each thread
+      adds its limit (at two threads and ``n = 10``, ``tol = 1e-2``, the interior-point method is
+      still ahead at 128 games, by 9 %);
     - several models, ``n ≤ 8`` and ``m·batch ≤ LP_MAX_BATCH[n]`` (the exact LP costs the same per
       sample at any batch size, the ADMM less and less), within ``m·3**n ≤ LP_MAX_SIZE``: the exact LP;
     - everything else: the batched ADMM (``"admm"``).
@@ -213,7 +223,8 @@ def run(
 
     Every solver works on the values relative to ``v(∅)``: the offset ``v(∅)`` enters only the
     bias ``I_and(∅)``, so universal matching holds to the precision of the values whatever their
-    offset. ``atol`` (values' units; default :data:`ATOL` times the sample's scale) and ``init``
+    offset. ``atol`` (values' units; default :data:`ATOL` times the sample's scale,
+:data:`PEAK_OVER_SCALE`) and ``init``
     are described in :func:`interprim.sparse_and_or`. Samples of the ADMM or the interior-point
     method that stop unconverged raise a :class:`ConvergenceWarning`. ``solver="auto"`` runs the
     solver of :func:`choose`; there the games that the interior-point method leaves unconverged (its
@@ -232,8 +243,9 @@ def run(
     beta_t = None if beta is None else torch.as_tensor(beta, dtype=torch.float64, device=dev)
     base = v[..., :1]
     spread = (v[..., -1] - v[..., 0]).abs().mean(0)
-    fallback = (v - base).abs().amax(-1).amax(0)
-    scale = torch.where(spread > 0, spread, torch.where(fallback > 0, fallback, torch.ones_like(spread)))
+    peak = (v - base).abs().amax(-1).amax(0)
+    scale = torch.maximum(spread, peak / PEAK_OVER_SCALE)
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
     centred = v - base  # exact: the subtraction of nearby floats loses nothing
     start = _centred_start(init, centred, beta_t, m)
     lower = np.full(batch, np.nan)

@@ -28,7 +28,8 @@ of SPEC §3.3, and ``f(x) = (1 − α)·max_i |x_i| + α·Σ_i |x_i|`` couples t
 - one model: relaxation ``2`` (the Peaceman-Rachford form of the step) inside Halpern's anchored
   iteration (below, "Acceleration"), with a penalty per sample (``ρ = 8·2**((10 − n)/2)`` at first);
   several models: over-relaxation ``1.9`` and a penalty per sample (from ``ρ = 16``) balanced
-  between the primal and dual residuals. The caller scales every sample to ``|v(N) − v(∅)| ≈ 1``;
+  between the primal and dual residuals. The caller scales every sample to values of order one
+  (``interprim.extract._driver.PEAK_OVER_SCALE``);
 - the splittings ``z1``, ``z2`` are penalised in the metric ``D = diag(d**|T|)`` (a diagonal
   preconditioner that keeps ``MᵀDM = ⊗[[1+d, −d], [−d, d]]`` a Kronecker product, and turns the
   prox into a thresholding by ``1/(ρ·d**|T|)``). ``d = 1`` suits games with noise. When a model's
@@ -688,7 +689,7 @@ def solve(
 ) -> Solution:
     """Solve the problem of the module doc for ``v`` ``(m, B, 2**n)``, ``zeta`` and ``beta`` ``(m, B)``.
 
-    ``v`` must already be centred and scaled (``v[..., 0] == 0``, ``|v[..., -1]|`` of order 1): the
+    ``v`` must already be centred and scaled (``v[..., 0] == 0``, values of order 1): the
     callers (:func:`interprim.sparse_and_or`, :func:`interprim.generalizable_and_or`) do that.
     ``beta=None`` drops the ``γ`` boxes (the sparse method, or unbounded specific parts). A sample
     stops when its certified gap ``P − D`` is at most ``tol·P`` or ``atol`` (a number or one per

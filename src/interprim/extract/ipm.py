@@ -21,8 +21,8 @@ normal equations ``K Δy = r`` two to four times with one factorisation, where
 ``K`` cheap to build: ``(Z D Zᵀ)[S, S'] = Σ_{T ⊆ S ∩ S'} D[T] = (Z D)[S ∩ S']``, so ``K`` is two
 zeta transforms and a gather by ``S ∩ S'`` (``O(4**n)``; :func:`_normal_matrix`), and
 ``F Z D_b Zᵀ F`` is the same matrix of ``D_b`` indexed by ``N \\ (S ∪ S')``. ``K`` is factorised by
-a dense Cholesky (``O(8**n / 3)``: at ``n = 10`` about 24 ms on one CPU core with torch, 12.5 ms with
-LAPACK's ``dpotrf``, which the method uses for one game alone: :func:`_cholesky`);
+a dense Cholesky (``O(8**n / 3)``: LAPACK's ``dpotrf``, 12.5 ms at ``n = 10`` on one CPU core:
+:func:`_cholesky`);
 everything else is a fast transform or element-wise. Real games need 5-12 iterations to a
 certified gap of 1e-3. The LP solvers of HiGHS do not see this structure: on games at ``n = 10``
 its interior-point method takes 20-30 iterations of about 60 ms, its dual simplex 1000-8000
@@ -43,19 +43,23 @@ On a CPU every torch operation of the method runs on one thread (set for the cal
 after: :func:`_one_thread`), and a batch is cut into as many parts as torch had threads, solved side
 by side in Python threads: the games are independent, so each part runs alone on its core without
 waiting for the others (on 2 cores, 128 games at ``n = 10`` take about half the time of one thread).
+The factorisations run on one BLAS thread each as well (:func:`_blas_threads`), except for one game
+alone, which may use all of BLAS's threads.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import scipy.linalg.lapack
 import torch
+from scipy.linalg import cython_lapack
+from threadpoolctl import threadpool_limits
 
 from ..transforms import mobius, zeta, zeta_t
 from .admm import Solution, _flat_games, dual_bound, objective
@@ -111,18 +115,18 @@ def solve(
             progress(int(flat.sum()))
     todo = torch.nonzero(~flat).flatten()
     workers = min(torch.get_num_threads(), todo.numel()) if v.device.type == "cpu" else 1
-    # one game alone on a CPU with several threads: LAPACK's factorisation, on the threads of SciPy's BLAS
-    lapack = batch == 1 and torch.get_num_threads() > 1
+    # one game alone may factorise on all of BLAS's threads; otherwise each part on one thread
+    blas = None if workers == 1 and torch.get_num_threads() > 1 else 1
     per_chunk = max(1, CHUNK_BYTES // (8 * size * size) // max(workers, 1))
 
     def part(games: torch.Tensor) -> None:
         """Solve the games ``games`` chunk by chunk, writing each game's result in place."""
         for start in range(0, games.numel(), per_chunk):
             idx = games[start : start + per_chunk]
-            out = _solve_chunk(v[0, idx], zeta_bound[0, idx], n, tol, max_iter, atol[idx], progress, lapack)
+            out = _solve_chunk(v[0, idx], zeta_bound[0, idx], n, tol, max_iter, atol[idx], progress)
             u_and[idx], q[idx], best_p[idx], best_d[idx], iterations[idx], converged[idx] = out
 
-    with _one_thread(v.device):
+    with _one_thread(v.device), _blas_threads(blas):
         if workers > 1:  # one part of the games per core, each on one torch thread (module doc)
             with ThreadPoolExecutor(workers) as pool:
                 list(pool.map(part, todo.tensor_split(workers)))
@@ -151,29 +155,55 @@ def _one_thread(device: torch.device) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def _cholesky(k: torch.Tensor, lapack: bool) -> tuple[torch.Tensor, torch.Tensor]:
+@functools.lru_cache(maxsize=1)
+def _dpotrf() -> Callable[..., None] | None:
+    """LAPACK's ``dpotrf`` of SciPy's BLAS (``scipy.linalg.cython_lapack``) as a C function that releases
+    the GIL while it runs (a ``ctypes`` call), or ``None`` where SciPy does not export it."""
+    try:
+        capsule = cython_lapack.__pyx_capi__["dpotrf"]
+        api = ctypes.pythonapi
+        api.PyCapsule_GetName.restype, api.PyCapsule_GetName.argtypes = ctypes.c_char_p, [ctypes.py_object]
+        api.PyCapsule_GetPointer.restype = ctypes.c_void_p
+        api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+        address = api.PyCapsule_GetPointer(capsule, api.PyCapsule_GetName(capsule))
+    except (AttributeError, KeyError, ValueError):  # pragma: no cover - every SciPy ≥ 1.10 exports it
+        return None
+    integer = ctypes.POINTER(ctypes.c_int)
+    # dpotrf(uplo, n, a, lda, info), every argument by reference (Fortran)
+    return ctypes.CFUNCTYPE(None, ctypes.c_char_p, integer, ctypes.c_void_p, integer, integer)(address)
+
+
+def _cholesky(k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The lower Cholesky factors of the matrices ``k`` ``(B, N, N)`` (given by their lower triangles) and
     the ``info`` of LAPACK per matrix (``0``: success). Only the lower triangles of the factors are set.
 
-    ``lapack`` (CPU, float64): SciPy's ``dpotrf`` in place, one matrix at a time, with the threads of
-    SciPy's BLAS; otherwise ``torch.linalg.cholesky_ex`` (on a CPU on torch's threads, which the
-    method sets to one). Measured at ``n = 10``: 12.5 ms per matrix on one core and 9.6 ms on two for
-    ``dpotrf``, 24 ms on one core for torch (which then zeroes the upper triangles, 7 ms more per
-    matrix in batches); but two parts of a batch factorised side by side on two cores were no faster
-    with ``dpotrf`` than with torch (0.16-0.18 against 0.14-0.17 s per game, 64 games), so the
-    method uses ``dpotrf`` for one game alone when torch may use several threads, and torch for a
-    batch (the same factorisation for every part of it, so a game's result does not depend on how
-    the batch is cut) or on one thread (SciPy's BLAS would not keep to it).
+    On a CPU in float64: LAPACK's ``dpotrf`` (:func:`_dpotrf`) in place, one matrix at a time;
+    elsewhere ``torch.linalg.cholesky_ex``. Measured at ``n = 10`` on one core: 12.5 ms per matrix
+    for ``dpotrf``, 24 ms for torch, which spends two thirds of it zeroing the upper triangle (nothing
+    reads it). Because the call releases the GIL, the parts of a batch factorise side by side on
+    their cores (on SciPy's BLAS, held to one thread each by :func:`_blas_threads`): 64 games at
+    ``n = 10`` took 0.09 s per game on two cores against 0.15-0.18 s with torch.
     """
-    if not lapack or k.device.type != "cpu" or k.dtype != torch.float64:
+    potrf = _dpotrf()
+    if k.device.type != "cpu" or k.dtype != torch.float64 or potrf is None:
         return torch.linalg.cholesky_ex(k)
     info = torch.zeros(k.shape[0], dtype=torch.int32)
+    size, status = ctypes.c_int(k.shape[-1]), ctypes.c_int(0)
     for i, a in enumerate(k.numpy()):
         # the lower triangle of a row-major matrix is the upper one of its column-major transpose
-        c, info[i] = scipy.linalg.lapack.dpotrf(a.T, lower=0, clean=0, overwrite_a=1)
-        if not np.shares_memory(c, a):  # pragma: no cover - f2py factorises a column-major array in place
-            a.T[...] = c
+        potrf(b"U", ctypes.byref(size), a.ctypes.data, ctypes.byref(size), ctypes.byref(status))
+        info[i] = status.value
     return k, info
+
+
+@contextmanager
+def _blas_threads(limit: int | None) -> Iterator[None]:
+    """SciPy's BLAS (and any other BLAS loaded) on at most ``limit`` threads for the duration; ``None``: as it is."""
+    if limit is None:
+        yield
+        return
+    with threadpool_limits(limits=limit, user_api="blas"):
+        yield
 
 
 #: the blocks of the normal matrix below this size are gathered at once (:func:`_normal_matrix`)
@@ -310,10 +340,8 @@ def _solve_chunk(
     max_iter: int,
     atol: torch.Tensor,
     progress: Any,
-    lapack: bool,
 ) -> tuple[torch.Tensor, ...]:
-    """Mehrotra's method on the games ``v`` ``(B, 2**n)`` (module doc); the best point and bound per game.
-    ``lapack``: factorise by SciPy's LAPACK (:func:`_cholesky`)."""
+    """Mehrotra's method on the games ``v`` ``(B, 2**n)`` (module doc); the best point and bound per game."""
     batch, size = v.shape
     dev, dt = v.device, v.dtype
 
@@ -420,7 +448,7 @@ def _solve_chunk(
             k = _normal_matrix(d_a, d_b, theta[:, 4], out=buffer[: active.numel()])
             diag = k.diagonal(dim1=-2, dim2=-1)
             diag += 1e-13 * diag.mean(-1, keepdim=True)
-            chol, info = _cholesky(k, lapack)
+            chol, info = _cholesky(k)
             del k
             stalled = stalled | (info != 0)
             newton = _Newton(s, w, z, t, mv, bd, theta, chol, r_p, r_d, apply_a, apply_at)
