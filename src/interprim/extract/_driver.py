@@ -49,8 +49,11 @@ LOOSE_TOL = 1e-2
 #: (``n ≤ 9``), 256 (``n = 10``), 64 (``n = 11``) and 16 (``n = 12``) are extrapolated; ``n = 10, 11,
 #: 12`` were measured again after the interior-point method's factorisation moved to LAPACK, which
 #: halved its time at ``n = 10``; ``n = 9`` still holds the limits measured before, which favour the
-#: ADMM too often); every batch below ``n = 9``
-IPM_MAX_BATCH = {9: (64, 10**9), 10: (32, 10**9), 11: (8, 256), 12: (1, 2)}
+#: ADMM too often). The loose limit at ``n = 10`` is set for two threads, where the interior-point
+#: method was faster up to 256 games (0.063-0.066 s per game against the ADMM's 0.075-0.088 s at
+#: ``tol = 1e-2``); on one thread the ADMM is 15-20 % faster from 64 games on (0.113-0.125 s against
+#: 0.142-0.148 s). Every batch below ``n = 9``
+IPM_MAX_BATCH = {9: (64, 10**9), 10: (128, 10**9), 11: (8, 256), 12: (1, 2)}
 #: ``solver="auto"``, several models: per ``n``, the largest ``m·batch`` that the exact LP solves faster
 #: than the batched ADMM (measured as above at ``m = 2`` up to 16 samples; ``n = 5, 7`` interpolated,
 #: the tight limits of ``n = 4, 6`` extrapolated); smaller ``n`` take the limits of the smallest ``n``
@@ -110,9 +113,8 @@ def choose(solver: str, n: int, m: int, batch: int, tol: float, device: torch.de
       ``tol ≥ IPM_MIN_TOL``, the exact LP (``"lp"``) for tighter ``tol``. The limits were measured on one
       thread; the interior-point method solves a batch on all of torch's threads side by side (twice as
       fast on two), the ADMM gains less from them (about 1.3×: 128 games at ``n = 10``, ``tol = 1e-2``,
-      0.113 → 0.086 s per game, where the interior-point method went 0.148 → 0.079), so each thread
-      adds its limit (at two threads and ``n = 10``, ``tol = 1e-2``, the interior-point method is
-      still ahead at 128 games, by 9 %);
+      0.125 → 0.075 s per game, where the interior-point method went 0.148 → 0.064), so each thread
+      adds its limit;
     - several models, ``n ≤ 8`` and ``m·batch ≤ LP_MAX_BATCH[n]`` (the exact LP costs the same per
       sample at any batch size, the ADMM less and less), within ``m·3**n ≤ LP_MAX_SIZE``: the exact LP;
     - everything else: the batched ADMM (``"admm"``).
