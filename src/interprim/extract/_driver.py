@@ -46,14 +46,13 @@ LOOSE_TOL = 1e-2
 #: ``solver="auto"``, one model: per ``n``, the largest batch that the interior-point method solves
 #: faster than the batched ADMM (CPU seconds on one core, real MNIST games, ``benchmarks/solvers.py
 #: --sections crossover``; ``benchmarks/README.md``; limits beyond the measured batches of 128
-#: (``n ≤ 9``), 256 (``n = 10``), 64 (``n = 11``) and 16 (``n = 12``) are extrapolated; ``n = 10, 11,
-#: 12`` were measured again after the interior-point method's factorisation moved to LAPACK, which
-#: halved its time at ``n = 10``; ``n = 9`` still holds the limits measured before, which favour the
-#: ADMM too often). The loose limit at ``n = 10`` is set for two threads, where the interior-point
+#: (``n ≤ 8``), 256 (``n = 9, 10``), 64 (``n = 11``) and 16 (``n = 12``) are extrapolated; ``n = 9…12``
+#: were measured again after the interior-point method's factorisation moved to LAPACK, which halved
+#: its time at ``n = 10``). The loose limit at ``n = 10`` is set for two threads, where the interior-point
 #: method was faster up to 256 games (0.063-0.066 s per game against the ADMM's 0.075-0.088 s at
 #: ``tol = 1e-2``); on one thread the ADMM is 15-20 % faster from 64 games on (0.113-0.125 s against
 #: 0.142-0.148 s). Every batch below ``n = 9``
-IPM_MAX_BATCH = {9: (64, 10**9), 10: (128, 10**9), 11: (8, 256), 12: (1, 2)}
+IPM_MAX_BATCH = {9: (256, 10**9), 10: (128, 10**9), 11: (8, 256), 12: (1, 2)}
 #: ``solver="auto"``, several models: per ``n``, the largest ``m·batch`` that the exact LP solves faster
 #: than the batched ADMM (measured as above at ``m = 2`` up to 16 samples; ``n = 5, 7`` interpolated,
 #: the tight limits of ``n = 4, 6`` extrapolated); smaller ``n`` take the limits of the smallest ``n``

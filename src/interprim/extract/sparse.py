@@ -40,7 +40,7 @@ def sparse_and_or(
         solver: ``"auto"`` (default) — the fastest certified route for the batch at hand, as
             measured on one CPU core (``benchmarks/README.md``): ``"ipm"`` for games on the CPU
             with ``n ≤ 12`` in a batch of at most (for ``tol ≥ 1e-2`` / tighter) any number of
-            games at ``n ≤ 8``, 64 / any at ``n = 9``, 128 / any at 10, 8 / 256 at 11, 1 / 2 at 12;
+            games at ``n ≤ 8``, 256 / any at ``n = 9``, 128 / any at 10, 8 / 256 at 11, 1 / 2 at 12;
             ``"admm"`` for larger batches, larger ``n`` and GPU tensors; ``"lp"`` in place of
             ``"ipm"`` when ``tol < 1e-4`` (the rule: :func:`interprim.extract._driver.choose`).
             Games where the interior-point method stalls (rare) are solved again by ``"lp"``.
