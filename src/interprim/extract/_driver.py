@@ -27,7 +27,7 @@ SOLVERS = ("auto", "admm", "ipm", "lp", "sgd")
 SGD_LR = 1e-5
 #: the largest problem the exact LP takes: ``m·3**n`` (the non-zeros of its constraints) at most ``3**12``
 LP_MAX_SIZE = 3**12
-#: default absolute tolerance of the ADMM, as a fraction of each sample's scale ``mean_i |v_i(N) − v_i(∅)|``
+#: default absolute tolerance of the ADMM, as a fraction of each sample's scale (:data:`PEAK_OVER_SCALE`)
 ATOL = 1e-9
 #: a sample's scale is ``|v(N) − v(∅)|`` (the mean over the models), or ``max_S |v(S) − v(∅)|`` divided
 #: by this when that is larger: the solvers see values of order one. The ADMM's penalty is tuned in
@@ -110,7 +110,7 @@ def choose(solver: str, n: int, m: int, batch: int, tol: float, device: torch.de
     - one model, ``n ≤ 8`` (any batch), or ``9 ≤ n ≤ IPM_MAX_N`` and a batch of at most
       ``IPM_MAX_BATCH[n]`` games per torch thread: the interior-point method (``"ipm"``) for
       ``tol ≥ IPM_MIN_TOL``, the exact LP (``"lp"``) for tighter ``tol``. The limits were measured on one
-      thread; the interior-point method solves a batch on all of torch's threads side by side (twice as
+      thread (except the loose one at ``n = 10``: on two, see :data:`IPM_MAX_BATCH`); the interior-point method solves a batch on all of torch's threads side by side (twice as
       fast on two), the ADMM gains less from them (about 1.3×: 128 games at ``n = 10``, ``tol = 1e-2``,
       0.125 → 0.075 s per game, where the interior-point method went 0.148 → 0.064), so each thread
       adds its limit;
@@ -225,8 +225,7 @@ def run(
     Every solver works on the values relative to ``v(∅)``: the offset ``v(∅)`` enters only the
     bias ``I_and(∅)``, so universal matching holds to the precision of the values whatever their
     offset. ``atol`` (values' units; default :data:`ATOL` times the sample's scale,
-:data:`PEAK_OVER_SCALE`) and ``init``
-    are described in :func:`interprim.sparse_and_or`. Samples of the ADMM or the interior-point
+    :data:`PEAK_OVER_SCALE`) and ``init`` are described in :func:`interprim.sparse_and_or`. Samples of the ADMM or the interior-point
     method that stop unconverged raise a :class:`ConvergenceWarning`. ``solver="auto"`` runs the
     solver of :func:`choose`; there the games that the interior-point method leaves unconverged (its
     iterates stalled, which is rare) are solved again by the exact LP. ``Result.solver`` names what

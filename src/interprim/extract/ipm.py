@@ -161,11 +161,12 @@ def _dpotrf() -> Callable[..., None] | None:
     the GIL while it runs (a ``ctypes`` call), or ``None`` where SciPy does not export it."""
     try:
         capsule = cython_lapack.__pyx_capi__["dpotrf"]
-        api = ctypes.pythonapi
-        api.PyCapsule_GetName.restype, api.PyCapsule_GetName.argtypes = ctypes.c_char_p, [ctypes.py_object]
-        api.PyCapsule_GetPointer.restype = ctypes.c_void_p
-        api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
-        address = api.PyCapsule_GetPointer(capsule, api.PyCapsule_GetName(capsule))
+        # local prototypes of the C API: ctypes.pythonapi's own are shared by the whole process
+        get_name = ctypes.PYFUNCTYPE(ctypes.c_char_p, ctypes.py_object)(("PyCapsule_GetName", ctypes.pythonapi))
+        get_pointer = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.py_object, ctypes.c_char_p)(
+            ("PyCapsule_GetPointer", ctypes.pythonapi)
+        )
+        address = get_pointer(capsule, get_name(capsule))
     except (AttributeError, KeyError, ValueError):  # pragma: no cover - every SciPy ≥ 1.10 exports it
         return None
     integer = ctypes.POINTER(ctypes.c_int)
@@ -181,7 +182,7 @@ def _cholesky(k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     elsewhere ``torch.linalg.cholesky_ex``. Measured at ``n = 10`` on one core: 12.5 ms per matrix
     for ``dpotrf``, 24 ms for torch, which spends two thirds of it zeroing the upper triangle (nothing
     reads it). Because the call releases the GIL, the parts of a batch factorise side by side on
-    their cores (on SciPy's BLAS, held to one thread each by :func:`_blas_threads`): 64 games at
+    their cores (on SciPy's BLAS, held to one thread each by :func:`_blas_threads`): 32 games at
     ``n = 10`` took 0.09 s per game on two cores against 0.15-0.18 s with torch.
     """
     potrf = _dpotrf()
@@ -222,9 +223,9 @@ def _normal_matrix(
     of ``4**n`` entries); the blocks of :data:`_LEAF` rows are filled by ``torch.gather`` from the
     vectors broadcast along the rows (at ``n = 10``: 2.4 ms per game on one core, 3.5 ms with
     indexing by ``S & S'``). Only the lower triangle is written (and the diagonal blocks of
-    :data:`_LEAF` rows): the Cholesky factorisation and the triangular solves read no other. ``out`` (the buffer
-    of an earlier iteration: a new one of ``8·B·4**n`` bytes costs as much to fault in as to fill)
-    receives the result when given.
+    :data:`_LEAF` rows): the Cholesky factorisation and the triangular solves read no other.
+    ``out`` (the buffer of an earlier iteration: a new one of ``8·B·4**n`` bytes costs as much to
+    fault in as to fill) receives the result when given.
     """
     size = d_a.shape[-1]
     k = torch.empty(*d_a.shape[:-1], size, size, dtype=d_a.dtype, device=d_a.device) if out is None else out
@@ -447,7 +448,7 @@ def _solve_chunk(
             mu = ((s * z).sum((1, 2)) + (w * t).sum((1, 2))) / cnt
             theta = torch.where(mv, 1.0 / (z / s + t / w), 0.0)
             d_a, d_b = zeta(theta[:, 0] + theta[:, 1], n), zeta(theta[:, 2] + theta[:, 3], n)
-            if buffer is None or buffer.shape[0] < active.numel():
+            if buffer is None:  # the active games only ever shrink
                 buffer = torch.empty(active.numel(), size, size, dtype=v.dtype, device=v.device)
             k = _normal_matrix(d_a, d_b, theta[:, 4], out=buffer[: active.numel()])
             diag = k.diagonal(dim1=-2, dim2=-1)

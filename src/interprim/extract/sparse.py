@@ -46,7 +46,7 @@ def sparse_and_or(
             Games where the interior-point method stalls (rare) are solved again by ``"lp"``.
             ``"ipm"`` — a primal-dual interior-point method on the structure of the transforms
             (:mod:`interprim.extract.ipm`; one game at ``n = 10`` certified within 1 % in about
-            0.13 s on two CPU cores), for ``n ≤ 12``, stopped at a certified relative gap ``tol``
+            0.15 s on two CPU cores), for ``n ≤ 12``, stopped at a certified relative gap ``tol``
             (down to about 1e-4); ``"admm"`` — the batched first-order solver of
             :mod:`interprim.extract.admm` (CPU or GPU), stopped at a certified relative gap
             ``tol``, the fastest per game for large batches; ``"lp"`` — the exact LP by HiGHS
@@ -69,8 +69,9 @@ def sparse_and_or(
         players: optional labels of the ``n`` players.
         progress: show a progress bar.
         atol: absolute gap (in the units of ``v``) at which a sample stops whatever its objective
-            (``admm``); default ``1e-9 · max(|v(N) − v(∅)|, max_S |v(S) − v(∅)| / 4)``. A game whose optimum is zero (the noise
-            bound absorbs all of it) is recognised and solved at once.
+            (``admm``); default ``1e-9 · max(|v(N) − v(∅)|, max_S |v(S) − v(∅)| / 4)``. A game
+            whose optimum is zero (the noise bound absorbs all of it) is recognised and solved at
+            once.
         init: an initial point: an earlier result (:class:`~interprim.Interactions` of the same
             batch shape, e.g. the same sample at the previous training epoch: its ``gamma`` and
             ``noise``), or an array of initial ``γ`` of the shape of ``v`` (noise zero). For
