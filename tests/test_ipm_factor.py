@@ -1,5 +1,8 @@
-"""The interior-point method's factorisation (``interprim.extract.ipm._cholesky``: LAPACK in place,
-on one BLAS thread per part of a batch) and its reused normal-matrix buffer."""
+"""The interior-point method's factorisation (``interprim.extract.ipm._cholesky``: LAPACK in place —
+MKL from torch's library or SciPy's — on one thread per part of a batch) and its reused
+normal-matrix buffer."""
+
+import ctypes
 
 import numpy as np
 import pytest
@@ -18,9 +21,19 @@ def spd(batch, size, seed):
     return a @ a.mT / size + torch.eye(size, dtype=torch.float64)
 
 
+@pytest.fixture(params=["mkl", "scipy"])
+def lapack(request, monkeypatch):
+    """Each LAPACK the method can use, made the one in use."""
+    found = ipm._mkl_lapack() if request.param == "mkl" else ipm._scipy_lapack()
+    if found is None:
+        assert request.param == "mkl"  # SciPy always exports dpotrf
+        pytest.skip("torch's library exports no MKL here (only x86 Linux wheels do)")
+    monkeypatch.setattr(ipm, "_lapack", lambda: found)
+    return found
+
+
 @pytest.mark.parametrize("size", [1, 7, 64, 300])
-def test_lapack_factors_in_place_equal_torchs_on_the_lower_triangle(size):
-    assert ipm._dpotrf() is not None  # SciPy exports dpotrf: the fast path runs
+def test_lapack_factors_in_place_equal_torchs_on_the_lower_triangle(size, lapack):
     k = spd(3, size, size)
     expected = torch.linalg.cholesky(k)
     given = torch.tril(k) + torch.full_like(k, float("nan")).triu(1)  # the upper triangle is never read
@@ -35,7 +48,7 @@ def test_lapack_factors_in_place_equal_torchs_on_the_lower_triangle(size):
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_a_matrix_that_is_not_positive_definite_is_reported(dtype):
+def test_a_matrix_that_is_not_positive_definite_is_reported(dtype, lapack):
     k = spd(3, 16, 0).to(dtype)
     k[1, 5, 5] = -1.0
     _, info = ipm._cholesky(k)
@@ -63,34 +76,48 @@ def threads():
     torch.set_num_threads(previous)
 
 
-def blas_threads():
+def factor_threads(lapack):
+    """The threads a factorisation called now, in this thread, would use."""
+    if lapack.source == "mkl":
+        get = ipm._torch_mkl().MKL_Get_Max_Threads
+        get.restype = ctypes.c_int
+        return {get()}
     return {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"}
 
 
-def test_a_batch_factorises_on_one_blas_thread_per_part_and_one_game_on_all(monkeypatch, threads):
+def test_a_batch_factorises_on_one_thread_per_part_and_one_game_on_all(monkeypatch, threads, lapack):
     threads(2)
-    outside = blas_threads()
+    outside = factor_threads(lapack)
     seen, factor = [], ipm._cholesky
 
     def recording(k):
-        seen.append((k.shape[0], blas_threads()))
+        seen.append((k.shape[0], factor_threads(lapack)))
         return factor(k)
 
     monkeypatch.setattr(ipm, "_cholesky", recording)
     v = smooth_games(6, 3, 8)
     alone = [ip.sparse_and_or(v[i], solver="ipm", tol=1e-6) for i in range(3)]
-    assert seen and all(b == 1 and t == outside for b, t in seen)
+    everything = {2} if lapack.source == "mkl" else outside  # MKL: torch's threads; SciPy: BLAS's own
+    assert seen and all(b == 1 and t == everything for b, t in seen)
     seen.clear()
     batch = ip.sparse_and_or(v, solver="ipm", tol=1e-6)
     assert seen and all(t == {1} for _, t in seen)
-    assert blas_threads() == outside  # restored
+    assert factor_threads(lapack) == outside  # restored
     threads(1)
     seen.clear()
     ip.sparse_and_or(v[0], solver="ipm", tol=1e-6)
-    assert seen and all(t == {1} for _, t in seen)  # one torch thread: one BLAS thread
+    assert seen and all(t == {1} for _, t in seen)  # one torch thread: one thread
     exact = ip.sparse_and_or(v, solver="lp").objective
     for i, one in enumerate(alone):
         assert one.meta["converged"] and batch.meta["converged"]
         assert abs(one.objective - exact[i]) <= 1e-5 * exact[i] + 1e-9
         assert abs(batch.objective[i] - exact[i]) <= 1e-5 * exact[i] + 1e-9
         assert np.max(np.abs(ip.transforms.reconstruct(one.i_and, one.i_or) - (v[i] + one.noise))) < 1e-9
+
+
+def test_a_lapack_that_does_not_factorise_is_not_used():
+    def untouched(uplo, size, a, lda, info):
+        pass
+
+    assert not ipm._factors_correctly(ipm._Lapack(untouched, None, "fake"))
+    assert ipm._factors_correctly(ipm._scipy_lapack())
