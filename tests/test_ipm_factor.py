@@ -88,25 +88,26 @@ def factor_threads(lapack):
 def test_a_batch_factorises_on_one_thread_per_part_and_one_game_on_all(monkeypatch, threads, lapack):
     threads(2)
     outside = factor_threads(lapack)
-    seen, factor = [], ipm._cholesky
+    seen = []
 
-    def recording(k):
-        seen.append((k.shape[0], factor_threads(lapack)))
-        return factor(k)
+    def recording(*args):
+        seen.append(factor_threads(lapack))
+        lapack.potrf(*args)
 
-    monkeypatch.setattr(ipm, "_cholesky", recording)
+    monkeypatch.setattr(ipm, "_lapack", lambda: ipm._Lapack(recording, lapack.threads, lapack.source))
     v = smooth_games(6, 3, 8)
     alone = [ip.sparse_and_or(v[i], solver="ipm", tol=1e-6) for i in range(3)]
     everything = {2} if lapack.source == "mkl" else outside  # MKL: torch's threads; SciPy: BLAS's own
-    assert seen and all(b == 1 and t == everything for b, t in seen)
+    assert seen and all(t == everything for t in seen)
+    assert factor_threads(lapack) == outside  # restored
     seen.clear()
     batch = ip.sparse_and_or(v, solver="ipm", tol=1e-6)
-    assert seen and all(t == {1} for _, t in seen)
+    assert seen and all(t == {1} for t in seen)
     assert factor_threads(lapack) == outside  # restored
     threads(1)
     seen.clear()
     ip.sparse_and_or(v[0], solver="ipm", tol=1e-6)
-    assert seen and all(t == {1} for _, t in seen)  # one torch thread: one thread
+    assert seen and all(t == {1} for t in seen)  # one torch thread: one thread
     exact = ip.sparse_and_or(v, solver="lp").objective
     for i, one in enumerate(alone):
         assert one.meta["converged"] and batch.meta["converged"]

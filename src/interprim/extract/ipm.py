@@ -43,8 +43,8 @@ On a CPU every torch operation of the method runs on one thread (set for the cal
 after: :func:`_one_thread`), and a batch is cut into as many parts as torch had threads, solved side
 by side in Python threads: the games are independent, so each part runs alone on its core without
 waiting for the others (on 2 cores, 128 games at ``n = 10`` take about half the time of one thread).
-The factorisations run on one thread each as well (:func:`_factor_threads`, :func:`_blas_threads`),
-except for one game alone, which may use all of torch's threads.
+The factorisations run on one thread each as well (:func:`_cholesky`, :func:`_blas_threads`), except
+for one game alone, which may use all of torch's threads.
 """
 
 from __future__ import annotations
@@ -125,11 +125,10 @@ def solve(
 
     def part(games: torch.Tensor) -> None:
         """Solve the games ``games`` chunk by chunk, writing each game's result in place."""
-        with _factor_threads(factor_threads):
-            for start in range(0, games.numel(), per_chunk):
-                idx = games[start : start + per_chunk]
-                out = _solve_chunk(v[0, idx], zeta_bound[0, idx], n, tol, max_iter, atol[idx], progress)
-                u_and[idx], q[idx], best_p[idx], best_d[idx], iterations[idx], converged[idx] = out
+        for start in range(0, games.numel(), per_chunk):
+            idx = games[start : start + per_chunk]
+            out = _solve_chunk(v[0, idx], zeta_bound[0, idx], n, tol, max_iter, atol[idx], progress, factor_threads)
+            u_and[idx], q[idx], best_p[idx], best_d[idx], iterations[idx], converged[idx] = out
 
     with _one_thread(v.device), _blas_threads(blas):
         if workers > 1:  # one part of the games per core, each on one torch thread (module doc)
@@ -244,26 +243,32 @@ def _factors_correctly(lapack: _Lapack) -> bool:
     return info.value == 0 and np.array_equal(np.tril(a), [[2.0, 0.0], [1.0, 3.0]])
 
 
-def _cholesky(k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _cholesky(k: torch.Tensor, threads: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """The lower Cholesky factors of the matrices ``k`` ``(B, N, N)`` (given by their lower triangles) and
     the ``info`` of LAPACK per matrix (``0``: success). Only the lower triangles of the factors are set.
 
     On a CPU in float64: LAPACK's ``dpotrf`` (:func:`_lapack`) in place, one matrix at a time;
     elsewhere ``torch.linalg.cholesky_ex``, which at ``n = 10`` on one core took 24 ms per matrix,
     two thirds of it zeroing the upper triangle (nothing reads it). Because the call releases the
-    GIL, the parts of a batch factorise side by side on their cores, each on the threads that
-    :func:`_factor_threads` gives it.
+    GIL, the parts of a batch factorise side by side on their cores. MKL factorises on ``threads``
+    threads (set for the calling thread only, and restored after); SciPy's BLAS on those that
+    :func:`_blas_threads` sets for the process.
     """
     lapack = _lapack()
     if k.device.type != "cpu" or k.dtype != torch.float64 or lapack is None:
         return torch.linalg.cholesky_ex(k)
     info = torch.zeros(k.shape[0], dtype=torch.int32)
     size, status = ctypes.c_int64(k.shape[-1]), ctypes.c_int64(0)
-    for i, a in enumerate(k.numpy()):
-        status.value = 0  # an LP64 LAPACK writes only its low half
-        # the lower triangle of a row-major matrix is the upper one of its column-major transpose
-        lapack.potrf(b"U", ctypes.byref(size), a.ctypes.data, ctypes.byref(size), ctypes.byref(status))
-        info[i] = status.value
+    previous = lapack.threads(threads) if lapack.threads is not None else None
+    try:
+        for i, a in enumerate(k.numpy()):
+            status.value = 0  # an LP64 LAPACK writes only its low half
+            # the lower triangle of a row-major matrix is the upper one of its column-major transpose
+            lapack.potrf(b"U", ctypes.byref(size), a.ctypes.data, ctypes.byref(size), ctypes.byref(status))
+            info[i] = status.value
+    finally:
+        if lapack.threads is not None:
+            lapack.threads(previous)
     return k, info
 
 
@@ -275,21 +280,6 @@ def _blas_threads(limit: int | None) -> Iterator[None]:
         return
     with threadpool_limits(limits=limit, user_api="blas"):
         yield
-
-
-@contextmanager
-def _factor_threads(count: int) -> Iterator[None]:
-    """The factorisations of the calling thread on ``count`` threads for the duration, where the LAPACK
-    of :func:`_lapack` sets them per thread (MKL; the default it returns to is torch's setting)."""
-    lapack = _lapack()
-    if lapack is None or lapack.threads is None:
-        yield
-        return
-    previous = lapack.threads(count)
-    try:
-        yield
-    finally:
-        lapack.threads(previous)
 
 
 #: the blocks of the normal matrix below this size are gathered at once (:func:`_normal_matrix`)
@@ -430,8 +420,10 @@ def _solve_chunk(
     max_iter: int,
     atol: torch.Tensor,
     progress: Any,
+    threads: int = 1,
 ) -> tuple[torch.Tensor, ...]:
-    """Mehrotra's method on the games ``v`` ``(B, 2**n)`` (module doc); the best point and bound per game."""
+    """Mehrotra's method on the games ``v`` ``(B, 2**n)`` (module doc); the best point and bound per game;
+    the factorisations on ``threads`` threads (:func:`_cholesky`)."""
     batch, size = v.shape
     dev, dt = v.device, v.dtype
 
@@ -538,7 +530,7 @@ def _solve_chunk(
             k = _normal_matrix(d_a, d_b, theta[:, 4], out=buffer[: active.numel()])
             diag = k.diagonal(dim1=-2, dim2=-1)
             diag += 1e-13 * diag.mean(-1, keepdim=True)
-            chol, info = _cholesky(k)
+            chol, info = _cholesky(k, threads)
             del k
             stalled = stalled | (info != 0)
             newton = _Newton(s, w, z, t, mv, bd, theta, chol, r_p, r_d, apply_a, apply_at)
