@@ -44,12 +44,13 @@ def test_the_rule_of_auto(threads):
     threads(1)  # the limits of the tables are per thread
     choose = _driver.choose
     assert choose("auto", 10, 1, 1, 1e-3, CPU) == "ipm"  # one game: the interior-point method
-    loose, tight = _driver.IPM_MAX_BATCH[10]
+    loose, tight = _driver.IPM_MAX_BATCH[11]
     assert loose < tight  # at tighter tolerances the ADMM needs more iterations: the crossover moves up
-    assert choose("auto", 10, 1, loose, 1e-2, CPU) == "ipm"
-    assert choose("auto", 10, 1, loose + 1, 1e-2, CPU) == "admm"  # a big batch
-    assert choose("auto", 10, 1, loose + 1, 1e-3, CPU) == "ipm"
-    assert choose("auto", 10, 1, tight + 1, 1e-3, CPU) == "admm"
+    assert choose("auto", 11, 1, loose, 1e-2, CPU) == "ipm"
+    assert choose("auto", 11, 1, loose + 1, 1e-2, CPU) == "admm"  # a big batch
+    assert choose("auto", 11, 1, loose + 1, 1e-3, CPU) == "ipm"
+    assert choose("auto", 11, 1, tight + 1, 1e-3, CPU) == "admm"
+    assert choose("auto", 10, 1, 10**6, 1e-2, CPU) == "ipm"  # n = 10: the interior-point method won at every batch
     assert choose("auto", 6, 1, 10**6, 1e-3, CPU) == "ipm"  # small games: any batch
     assert choose("auto", 13, 1, 1, 1e-3, CPU) == "admm"  # beyond the interior-point method
     assert choose("auto", 10, 1, 1, 1e-6, CPU) == "lp"  # tighter than the interior-point method certifies
@@ -60,8 +61,8 @@ def test_the_rule_of_auto(threads):
     assert choose("auto", 9, 2, 1, 1e-3, CPU) == "admm"  # unmeasured n never take the LP
     assert choose("auto", 12, 3, 1, 1e-3, CPU) == "admm"  # beyond LP_MAX_SIZE
     threads(2)  # the interior-point method solves a batch on every thread: each adds its limit
-    assert choose("auto", 10, 1, 2 * loose, 1e-2, CPU) == "ipm"
-    assert choose("auto", 10, 1, 2 * loose + 1, 1e-2, CPU) == "admm"
+    assert choose("auto", 11, 1, 2 * loose, 1e-2, CPU) == "ipm"
+    assert choose("auto", 11, 1, 2 * loose + 1, 1e-2, CPU) == "admm"
     for solver in ("admm", "ipm", "lp", "sgd"):
         assert choose(solver, 10, 1, 10**6, 1e-3, CPU) == solver
 

@@ -46,13 +46,14 @@ LOOSE_TOL = 1e-2
 #: ``solver="auto"``, one model: per ``n``, the largest batch that the interior-point method solves
 #: faster than the batched ADMM (CPU seconds on one core, real MNIST games, ``benchmarks/solvers.py
 #: --sections crossover``; ``benchmarks/README.md``; limits beyond the measured batches of 128
-#: (``n ≤ 8``), 256 (``n = 9, 10``), 64 (``n = 11``) and 16 (``n = 12``) are extrapolated; ``n = 9…12``
-#: were measured again after the interior-point method's factorisation moved to LAPACK, which halved
-#: its time at ``n = 10``). The loose limit at ``n = 10`` is set for two threads, where the interior-point
-#: method was faster up to 256 games (0.063-0.066 s per game against the ADMM's 0.075-0.088 s at
-#: ``tol = 1e-2``); on one thread the ADMM is 15-20 % faster from 64 games on (0.113-0.125 s against
-#: 0.142-0.148 s). Every batch below ``n = 9``
-IPM_MAX_BATCH = {9: (256, 10**9), 10: (128, 10**9), 11: (8, 256), 12: (1, 2)}
+#: (``n ≤ 8``), 256 (``n = 9, 10``), 64 (``n = 11``) and 8 (``n = 12``) are extrapolated). ``n = 10…12``
+#: were measured again after the factorisation moved to MKL (about 25 % faster than OpenBLAS): at
+#: ``n = 10`` the interior-point method won at every batch on one thread (64 / 128 / 256 games at
+#: ``1e-2``: 0.139 / 0.139 / 0.129 s per game against the ADMM's 0.163 / 0.147 / 0.165 s; before MKL
+#: the ADMM was 15-20 % faster there); at ``n = 11`` up to 16 games at ``1e-2`` (0.69 against 0.82 s
+#: per game; the ADMM from 32) and up to 64 at ``1e-3``; at ``n = 12`` one game at ``1e-2`` (3.9 against
+#: 4.6 s) and up to 8 at ``1e-3`` (4.7 against 5.5 s). Every batch below ``n = 9``
+IPM_MAX_BATCH = {9: (256, 10**9), 10: (10**9, 10**9), 11: (16, 256), 12: (1, 8)}
 #: ``solver="auto"``, several models: per ``n``, the largest ``m·batch`` that the exact LP solves faster
 #: than the batched ADMM (measured as above at ``m = 2`` up to 16 samples; ``n = 5, 7`` interpolated,
 #: the tight limits of ``n = 4, 6`` extrapolated); smaller ``n`` take the limits of the smallest ``n``
@@ -110,10 +111,10 @@ def choose(solver: str, n: int, m: int, batch: int, tol: float, device: torch.de
     - one model, ``n ≤ 8`` (any batch), or ``9 ≤ n ≤ IPM_MAX_N`` and a batch of at most
       ``IPM_MAX_BATCH[n]`` games per torch thread: the interior-point method (``"ipm"``) for
       ``tol ≥ IPM_MIN_TOL``, the exact LP (``"lp"``) for tighter ``tol``. The limits were measured on one
-      thread (except the loose one at ``n = 10``: on two, see :data:`IPM_MAX_BATCH`); the interior-point method solves a batch on all of torch's threads side by side (twice as
-      fast on two), the ADMM gains less from them (about 1.3×: 128 games at ``n = 10``, ``tol = 1e-2``,
-      0.125 → 0.075 s per game, where the interior-point method went 0.148 → 0.064), so each thread
-      adds its limit;
+      thread; the interior-point method solves a batch on all of torch's threads side by side (twice
+      as fast on two), the ADMM gains less from them (about 1.3×: 128 games at ``n = 10``,
+      ``tol = 1e-2``, 0.125 → 0.075 s per game, where the interior-point method went 0.148 → 0.064),
+      so each thread adds its limit;
     - several models, ``n ≤ 8`` and ``m·batch ≤ LP_MAX_BATCH[n]`` (the exact LP costs the same per
       sample at any batch size, the ADMM less and less), within ``m·3**n ≤ LP_MAX_SIZE``: the exact LP;
     - everything else: the batched ADMM (``"admm"``).
