@@ -265,7 +265,7 @@ def _cholesky(k: torch.Tensor, threads: int = 1) -> tuple[torch.Tensor, torch.Te
             status.value = 0  # an LP64 LAPACK writes only its low half
             # the lower triangle of a row-major matrix is the upper one of its column-major transpose
             lapack.potrf(b"U", ctypes.byref(size), a.ctypes.data, ctypes.byref(size), ctypes.byref(status))
-            info[i] = status.value
+            info[i] = ctypes.c_int32(status.value).value  # the low half, signed (LP64 or ILP64)
     finally:
         if lapack.threads is not None:
             lapack.threads(previous)
