@@ -5,7 +5,9 @@ two LeNets: the log-odds of the true label of MNIST-10k test digits with ``n`` f
 patches; ``--distinct`` games per ``n``, computed on the device and repeated in order to fill
 batches larger than that), then times :func:`interprim.sparse_and_or` with the batched ADMM on
 ``--device`` for each batch of ``--batches`` at ``--tol`` (float32 iterations, float64 certificate,
-the defaults), and, for pairs, :func:`interprim.generalizable_and_or` up to ``--pair-max-batch``. The
+the defaults), with the interior-point method (``solver="ipm"``, ``n ≤ 12``, batched Cholesky
+factorisations on the device) up to ``--ipm-max-batch``, and, for pairs,
+:func:`interprim.generalizable_and_or` up to ``--pair-max-batch``. The
 first ``--check`` games are solved on the CPU too: the two certified intervals ``[lower bound,
 objective]`` must overlap (both contain the optimum), which the script asserts.
 
@@ -82,6 +84,7 @@ def main() -> None:
     p.add_argument("--n", type=int, nargs="+", default=[10, 14])
     p.add_argument("--batches", type=int, nargs="+", default=[1, 10, 100, 1000, 10000])
     p.add_argument("--pair-max-batch", type=int, default=1000, help="largest batch of the generalizable rows")
+    p.add_argument("--ipm-max-batch", type=int, default=1000, help="largest batch of the interior-point rows")
     p.add_argument("--distinct", type=int, default=1000, help="distinct games per n (repeated beyond)")
     p.add_argument("--tol", type=float, default=1e-2)
     p.add_argument("--check", type=int, default=8, help="games also solved on the CPU")
@@ -97,15 +100,17 @@ def main() -> None:
     print(f"{'n':>3} {'method':<14} {'batch':>6} {'games/s':>9} {'s/game':>9} {'max gap':>8} {'peak MiB':>9}")
     for n in args.n:
         v = device_games(n, args.distinct, device, args.epochs)
-        for method in ("sparse", "generalizable"):
+        for method in ("sparse", "sparse-ipm", "generalizable"):
+            largest = {"generalizable": args.pair_max_batch, "sparse-ipm": args.ipm_max_batch if n <= 12 else 0}
             for batch in args.batches:
-                if method == "generalizable" and batch > args.pair_max_batch:
+                last = min(max(args.batches), largest.get(method, max(args.batches)))
+                if batch > last:
                     continue
                 x = filled(v, batch)
 
                 def go(x=x, method=method):
-                    if method == "sparse":
-                        return ip.sparse_and_or(x[0], solver="admm", tol=args.tol)
+                    if method != "generalizable":
+                        return ip.sparse_and_or(x[0], solver="ipm" if method == "sparse-ipm" else "admm", tol=args.tol)
                     return ip.generalizable_and_or([x[0], x[1]], solver="admm", tol=args.tol)[0]
 
                 r, seconds, peak = timed(device, go)
@@ -116,7 +121,7 @@ def main() -> None:
                 report["rows"].append(row)
                 print(f"{n:>3} {method:<14} {batch:>6} {row['games_per_second']:>9.1f} {seconds / batch:>9.4f} "
                       f"{100 * row['max_relative_gap']:>7.2f}% {peak / 2**20:>9.1f}", flush=True)
-                if batch == max(args.batches) or (method == "generalizable" and batch == args.pair_max_batch):
+                if batch == last:
                     check = min(args.check, batch)
                     lo_d, hi_d = interval(r, check)
                     lo_c, hi_c = interval(go(x[:, :check].cpu(), method), check)

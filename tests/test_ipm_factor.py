@@ -122,3 +122,21 @@ def test_a_lapack_that_does_not_factorise_is_not_used():
 
     assert not ipm._factors_correctly(ipm._Lapack(untouched, None, "fake"))
     assert ipm._factors_correctly(ipm._scipy_lapack())
+
+
+def test_without_lapack_the_method_factorises_with_torch_and_certifies_the_lp_optimum(monkeypatch):
+    # the path of GPU tensors and of builds without an exported LAPACK: torch.linalg.cholesky_ex
+    monkeypatch.setattr(ipm, "_lapack", lambda: None)
+    calls, factor = [], torch.linalg.cholesky_ex
+
+    def counting(k):
+        calls.append(k.shape)
+        return factor(k)
+
+    monkeypatch.setattr(torch.linalg, "cholesky_ex", counting)
+    v = smooth_games(6, 4, 21)
+    r = ip.sparse_and_or(v, solver="ipm", tol=1e-4)
+    exact = ip.sparse_and_or(v, solver="lp").objective
+    assert calls and r.meta["converged"]
+    assert np.all(np.asarray(r.meta["lower_bound"]) <= exact * (1 + 1e-9) + 1e-12)
+    assert np.all(r.objective <= exact * (1 + 1e-4) + 1e-9)

@@ -40,6 +40,18 @@ def test_generalizable_admm_on_cuda_certifies_the_cpu_optimum():
     assert np.all(lower + gap <= optimum * (1 + 1e-3) + 1e-9)
 
 
+def test_sparse_ipm_on_cuda_certifies_the_cpu_optimum():
+    v = smooth_games(8, 6, 80)
+    exact = ip.sparse_and_or(v, solver="lp").objective
+    on_device = torch.as_tensor(v, device="cuda")
+    r = ip.sparse_and_or(on_device, solver="ipm", tol=1e-3)
+    assert r.i_and.device.type == "cuda" and r.meta["solver"] == "ipm" and r.meta["converged"]
+    lower, objective = np.asarray(r.meta["lower_bound"]), r.objective.cpu().numpy()
+    assert np.all(lower <= exact * (1 + 1e-9) + 1e-12)
+    assert np.all(objective <= exact * (1 + 1e-3) + 1e-9)
+    assert float(np.max(r.matching_error(on_device))) < 1e-9 * max(1.0, float(np.abs(v).max()))
+
+
 def test_auto_on_cuda_runs_the_batched_admm():
     v = torch.as_tensor(smooth_games(6, 4, 70), device="cuda")
     assert ip.sparse_and_or(v).meta["solver"] == "admm"

@@ -26,10 +26,11 @@ with the MKL inside torch: :func:`_cholesky`);
 everything else is a fast transform or element-wise. Real games need 5-12 iterations to a
 certified gap of 1e-3. The LP solvers of HiGHS do not see this structure: on games at ``n = 10``
 its interior-point method takes 20-30 iterations of about 60 ms, its dual simplex 1000-8000
-(``benchmarks/README.md``). The games of a batch are solved together (batched Cholesky), in chunks
-of at most :data:`CHUNK_BYTES` of normal matrices, but the time per game does not fall with the
-batch size: the method is for one game or a few at ``n ≤ 12`` (``interprim.sparse_and_or(...,
-solver="auto")`` chooses it there), the batched ADMM for many.
+(``benchmarks/README.md``). The games of a batch are solved together, in chunks of at most
+:data:`CHUNK_BYTES` of normal matrices (:data:`CHUNK_BYTES_GPU` on a GPU). The time per game falls
+little with the batch size, but on a CPU it stayed below the batched ADMM's at every batch measured
+up to ``n = 10``, and for a few games at ``n = 11, 12``: ``interprim.sparse_and_or(...,
+solver="auto")`` chooses it there (:data:`interprim.extract._driver.IPM_MAX_BATCH`).
 
 **Certificate.** As in :mod:`interprim.extract.admm`: every iterate gives a feasible point
 (``u_and = Z(a⁺ − a⁻)``, ``q`` clipped to its box, ``u_or = v + q − u_and``) whose objective ``P``
@@ -67,8 +68,12 @@ from threadpoolctl import threadpool_limits
 from ..transforms import mobius, zeta, zeta_t
 from .admm import Solution, _flat_games, dual_bound, objective
 
-#: the most bytes of normal matrices ``K`` (``8·4**n`` each) factorised at once; more games go in chunks
+#: the most bytes of normal matrices ``K`` (``8·4**n`` each) factorised at once on a CPU; more games go
+#: in chunks
 CHUNK_BYTES = 2**27
+#: the same on a GPU, where a batched factorisation gains from many matrices at once (4 GiB: 512 games
+#: at ``n = 10``; a guess, not a measurement: no GPU has been lent yet)
+CHUNK_BYTES_GPU = 2**32
 #: iteration limit (an interior-point method needs 10-20 iterations here; more means it stalled)
 MAX_ITER = 100
 #: a game stops unconverged when its certified gap has not halved in this many iterations
@@ -121,7 +126,8 @@ def solve(
     # one game alone may factorise on all of torch's threads; otherwise each part on one thread
     factor_threads = torch.get_num_threads() if workers == 1 else 1
     blas = None if factor_threads > 1 else 1
-    per_chunk = max(1, CHUNK_BYTES // (8 * size * size) // max(workers, 1))
+    chunk_bytes = CHUNK_BYTES if v.device.type == "cpu" else CHUNK_BYTES_GPU
+    per_chunk = max(1, chunk_bytes // (8 * size * size) // max(workers, 1))
 
     def part(games: torch.Tensor) -> None:
         """Solve the games ``games`` chunk by chunk, writing each game's result in place."""
