@@ -50,7 +50,8 @@ def test_the_rule_of_auto(threads):
     assert choose("auto", 11, 1, loose + 1, 1e-2, CPU) == "admm"  # a big batch
     assert choose("auto", 11, 1, loose + 1, 1e-3, CPU) == "ipm"
     assert choose("auto", 11, 1, tight + 1, 1e-3, CPU) == "admm"
-    assert choose("auto", 10, 1, 10**6, 1e-2, CPU) == "ipm"  # n = 10: the interior-point method won at every batch
+    assert choose("auto", 10, 1, 10**6, 1e-2, CPU) == "ipm"  # n ≤ 10: the interior-point method won at every batch
+    assert choose("auto", 9, 1, 10**6, 1e-2, CPU) == "ipm"
     assert choose("auto", 6, 1, 10**6, 1e-3, CPU) == "ipm"  # small games: any batch
     assert choose("auto", 13, 1, 1, 1e-3, CPU) == "admm"  # beyond the interior-point method
     assert choose("auto", 10, 1, 1, 1e-6, CPU) == "lp"  # tighter than the interior-point method certifies

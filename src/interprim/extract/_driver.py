@@ -45,15 +45,14 @@ IPM_MIN_TOL = 1e-4
 LOOSE_TOL = 1e-2
 #: ``solver="auto"``, one model: per ``n``, the largest batch that the interior-point method solves
 #: faster than the batched ADMM (CPU seconds on one core, real MNIST games, ``benchmarks/solvers.py
-#: --sections crossover``; ``benchmarks/README.md``; limits beyond the measured batches of 128
-#: (``n ≤ 8``), 256 (``n = 9, 10``), 64 (``n = 11``) and 8 (``n = 12``) are extrapolated). ``n = 10…12``
-#: were measured again after the factorisation moved to MKL (about 25 % faster than OpenBLAS): at
-#: ``n = 10`` the interior-point method won at every batch on one thread (64 / 128 / 256 games at
-#: ``1e-2``: 0.139 / 0.139 / 0.129 s per game against the ADMM's 0.163 / 0.147 / 0.165 s; before MKL
+#: --sections crossover``; ``benchmarks/README.md``); smaller ``n`` take it at any batch. Measured with
+#: the factorisation on MKL: at ``n = 9`` and ``10`` the interior-point method won at every batch up to
+#: 512 and 256 games (``n = 9``, 512 games: 0.029 against 0.044 s per game at ``1e-2``; ``n = 10``, 64 /
+#: 128 / 256 games at ``1e-2``: 0.139 / 0.139 / 0.129 s against 0.163 / 0.147 / 0.165 s; before MKL
 #: the ADMM was 15-20 % faster there); at ``n = 11`` up to 16 games at ``1e-2`` (0.69 against 0.82 s
-#: per game; the ADMM from 32) and up to 64 at ``1e-3``; at ``n = 12`` one game at ``1e-2`` (3.9 against
-#: 4.6 s) and up to 8 at ``1e-3`` (4.7 against 5.5 s). Every batch below ``n = 9``
-IPM_MAX_BATCH = {9: (256, 10**9), 10: (10**9, 10**9), 11: (16, 256), 12: (1, 8)}
+#: per game; the ADMM from 32) and at every batch up to 64 at ``1e-3`` (256 extrapolated); at
+#: ``n = 12`` one game at ``1e-2`` (3.9 against 4.6 s) and up to 8 at ``1e-3`` (4.7 against 5.5 s)
+IPM_MAX_BATCH = {11: (16, 256), 12: (1, 8)}
 #: ``solver="auto"``, several models: per ``n``, the largest ``m·batch`` that the exact LP solves faster
 #: than the batched ADMM (measured as above at ``m = 2`` up to 16 samples; ``n = 5, 7`` interpolated,
 #: the tight limits of ``n = 4, 6`` extrapolated); smaller ``n`` take the limits of the smallest ``n``
@@ -108,7 +107,7 @@ def choose(solver: str, n: int, m: int, batch: int, tol: float, device: torch.de
     one CPU core, ``benchmarks/README.md``):
 
     - values on a GPU: the batched ADMM;
-    - one model, ``n ≤ 8`` (any batch), or ``9 ≤ n ≤ IPM_MAX_N`` and a batch of at most
+    - one model, ``n ≤ 10`` (any batch), or ``11 ≤ n ≤ IPM_MAX_N`` and a batch of at most
       ``IPM_MAX_BATCH[n]`` games per torch thread: the interior-point method (``"ipm"``) for
       ``tol ≥ IPM_MIN_TOL``, the exact LP (``"lp"``) for tighter ``tol``. The limits were measured on one
       thread; the interior-point method solves a batch on all of torch's threads side by side (twice
