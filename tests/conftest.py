@@ -1,5 +1,5 @@
-"""Fixtures shared by the tests: one torch thread, value vectors of real games from small CNNs on MNIST, and a
-small synthetic SST-2 folder for the text experiments."""
+"""Fixtures shared by the tests: one torch thread (and a thread count a test may set), value vectors of
+real games from small CNNs on MNIST, and a small synthetic SST-2 folder for the text experiments."""
 
 import os
 from pathlib import Path
@@ -18,6 +18,14 @@ def one_thread():
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture
+def threads():
+    """Set torch's thread count for a test (``threads(k)``) and restore it after."""
+    previous = torch.get_num_threads()
+    yield torch.set_num_threads
     torch.set_num_threads(previous)
 
 

@@ -69,13 +69,6 @@ def test_the_normal_matrix_fills_a_given_buffer_with_the_lower_triangle_of_its_d
         assert torch.allclose(torch.tril(k[i]), torch.tril(full), atol=1e-12)
 
 
-@pytest.fixture
-def threads():
-    previous = torch.get_num_threads()
-    yield torch.set_num_threads
-    torch.set_num_threads(previous)
-
-
 def factor_threads(lapack):
     """The threads a factorisation called now, in this thread, would use."""
     if lapack.source == "mkl":

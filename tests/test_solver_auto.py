@@ -32,14 +32,6 @@ def lp_optimum(v, **kw):
 # --- the rule --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def threads():
-    """Set torch's thread count for a test and restore it after."""
-    previous = torch.get_num_threads()
-    yield torch.set_num_threads
-    torch.set_num_threads(previous)
-
-
 def test_the_rule_of_auto(threads):
     threads(1)  # the limits of the tables are per thread
     choose = _driver.choose

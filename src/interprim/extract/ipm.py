@@ -125,7 +125,9 @@ def solve(
     workers = min(torch.get_num_threads(), todo.numel()) if v.device.type == "cpu" else 1
     # one game alone may factorise on all of torch's threads; otherwise each part on one thread
     factor_threads = torch.get_num_threads() if workers == 1 else 1
-    blas = None if factor_threads > 1 else 1
+    lapack = _lapack()
+    per_thread = lapack is not None and lapack.threads is not None  # MKL: set by _cholesky, not process-wide
+    blas = None if factor_threads > 1 or per_thread else 1
     chunk_bytes = CHUNK_BYTES if v.device.type == "cpu" else CHUNK_BYTES_GPU
     per_chunk = max(1, chunk_bytes // (8 * size * size) // max(workers, 1))
 
