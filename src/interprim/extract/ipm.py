@@ -122,29 +122,39 @@ def solve(
         if progress is not None:
             progress(int(flat.sum()))
     todo = torch.nonzero(~flat).flatten()
-    workers = min(torch.get_num_threads(), todo.numel()) if v.device.type == "cpu" else 1
-    # one game alone may factorise on all of torch's threads; otherwise each part on one thread
+
+    def chunk(idx: torch.Tensor, threads: int) -> None:
+        """Solve the games ``idx``, writing each game's result in place."""
+        out = _solve_chunk(v[0, idx], zeta_bound[0, idx], n, tol, max_iter, atol[idx], progress, threads)
+        u_and[idx], q[idx], best_p[idx], best_d[idx], iterations[idx], converged[idx] = out
+
+    _in_parts(todo, 8 * size * size, v.device, chunk)
+    return Solution(u_and[None], q[None], None, best_p, torch.minimum(best_d, best_p), iterations, converged)
+
+
+def _in_parts(todo: torch.Tensor, matrix_bytes: int, device: torch.device, chunk: Callable[[torch.Tensor, int], None]) -> None:
+    """Call ``chunk(games, threads)`` on the samples ``todo``: in one part per torch thread, side by side
+    (module doc), each in chunks of at most :data:`CHUNK_BYTES` of normal matrices (``matrix_bytes`` per
+    sample; :data:`CHUNK_BYTES_GPU` on a GPU); ``threads``: the factorisation's threads (:func:`_cholesky`)."""
+    workers = min(torch.get_num_threads(), todo.numel()) if device.type == "cpu" else 1
+    # one sample alone may factorise on all of torch's threads; otherwise each part on one thread
     factor_threads = torch.get_num_threads() if workers == 1 else 1
     lapack = _lapack()
     per_thread = lapack is not None and lapack.threads is not None  # MKL: set by _cholesky, not process-wide
     blas = None if factor_threads > 1 or per_thread else 1
-    chunk_bytes = CHUNK_BYTES if v.device.type == "cpu" else CHUNK_BYTES_GPU
-    per_chunk = max(1, chunk_bytes // (8 * size * size) // max(workers, 1))
+    chunk_bytes = CHUNK_BYTES if device.type == "cpu" else CHUNK_BYTES_GPU
+    per_chunk = max(1, chunk_bytes // matrix_bytes // max(workers, 1))
 
     def part(games: torch.Tensor) -> None:
-        """Solve the games ``games`` chunk by chunk, writing each game's result in place."""
         for start in range(0, games.numel(), per_chunk):
-            idx = games[start : start + per_chunk]
-            out = _solve_chunk(v[0, idx], zeta_bound[0, idx], n, tol, max_iter, atol[idx], progress, factor_threads)
-            u_and[idx], q[idx], best_p[idx], best_d[idx], iterations[idx], converged[idx] = out
+            chunk(games[start : start + per_chunk], factor_threads)
 
-    with _one_thread(v.device), _blas_threads(blas):
-        if workers > 1:  # one part of the games per core, each on one torch thread (module doc)
+    with _one_thread(device), _blas_threads(blas):
+        if workers > 1:  # one part of the samples per core, each on one torch thread (module doc)
             with ThreadPoolExecutor(workers) as pool:
                 list(pool.map(part, todo.tensor_split(workers)))
         else:
             part(todo)
-    return Solution(u_and[None], q[None], None, best_p, torch.minimum(best_d, best_p), iterations, converged)
 
 
 @contextmanager
@@ -299,45 +309,53 @@ def _normal_matrix(
 ) -> torch.Tensor:
     """The lower triangle of ``K = Z D_a Zᵀ + F Z D_b Zᵀ F + D_q`` ``(B, N, N)`` from ``d_a = Z D_a``, ``d_b = Z D_b``.
 
-    ``K[S, S'] = d_a[S ∩ S'] + d_b[N \\ (S ∪ S')] + [S = S']·D_q[S]`` (module doc). Splitting on the
-    highest player, ``K(d_a, d_b)`` has the blocks ``[[K(a₀, b₁), K(a₀, b₀)], [K(a₀, b₀), K(a₁, b₀)]]``
-    (``x₀``, ``x₁``: the halves of ``x`` without and with that player); the recursion writes each
-    entry of the lower triangle once, which is faster than a gather by ``S & S'`` (it needs no index
-    of ``4**n`` entries); the blocks of :data:`_LEAF` rows are filled by ``torch.gather`` from the
-    vectors broadcast along the rows (at ``n = 10``: 2.4 ms per game on one core, 3.5 ms with
-    indexing by ``S & S'``). Only the lower triangle is written (and the diagonal blocks of
-    :data:`_LEAF` rows): the Cholesky factorisation and the triangular solves read no other.
+    ``K[S, S'] = d_a[S ∩ S'] + d_b[N \\ (S ∪ S')] + [S = S']·D_q[S]`` (module doc; :func:`_gram`).
     ``out`` (the buffer of an earlier iteration: a new one of ``8·B·4**n`` bytes costs as much to
     fault in as to fill) receives the result when given.
     """
     size = d_a.shape[-1]
     k = torch.empty(*d_a.shape[:-1], size, size, dtype=d_a.dtype, device=d_a.device) if out is None else out
-    s = torch.arange(min(size, _LEAF), device=d_a.device)
+    _gram(d_a, d_b, k, lower=True)
+    k.diagonal(dim1=-2, dim2=-1).add_(d_q)
+    return k
+
+
+def _gram(d_a: torch.Tensor, d_b: torch.Tensor | None, out: torch.Tensor, lower: bool) -> None:
+    """Write ``Z D_a Zᵀ + F Z D_b Zᵀ F`` (``(B, N, N)``, from ``d_a = Z D_a`` and ``d_b = Z D_b``; ``d_b=None``:
+    no second term) into ``out``: its lower triangle only (``lower``), or all of it.
+
+    Entry ``[S, S']`` is ``d_a[S ∩ S'] + d_b[N \\ (S ∪ S')]``. Splitting on the highest player, ``K(d_a, d_b)``
+    has the blocks ``[[K(a₀, b₁), K(a₀, b₀)], [K(a₀, b₀), K(a₁, b₀)]]`` (``x₀``, ``x₁``: the halves of
+    ``x`` without and with that player); the recursion writes each entry of the lower triangle once,
+    which is faster than a gather by ``S & S'`` (it needs no index of ``4**n`` entries); the blocks of
+    :data:`_LEAF` rows are filled by ``torch.gather`` from the vectors broadcast along the rows (at
+    ``n = 10``: 2.4 ms per game on one core, 3.5 ms with indexing by ``S & S'``). With ``lower``, only
+    the lower triangle is written (and the diagonal blocks of :data:`_LEAF` rows): the Cholesky
+    factorisation and the triangular solves read no other.
+    """
+    s = torch.arange(min(d_a.shape[-1], _LEAF), device=d_a.device)
     index = {}
     while s.numel() >= 1:
         index[s.numel()] = (s[:, None] & s[None, :], (s.numel() - 1) ^ (s[:, None] | s[None, :]))
         s = s[: s.numel() // 2]
-        if s.numel() == 0:
-            break
 
-    def fill(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor, lower: bool) -> None:
+    def fill(a: torch.Tensor, b: torch.Tensor | None, out: torch.Tensor, lower: bool) -> None:
         width = a.shape[-1]
         if width <= _LEAF:
             meet, join = index[width]
             shape = (*a.shape[:-1], width, width)
             torch.gather(a[..., None, :].expand(shape), -1, meet.expand(shape), out=out)
-            out.add_(torch.gather(b[..., None, :].expand(shape), -1, join.expand(shape)))
+            if b is not None:
+                out.add_(torch.gather(b[..., None, :].expand(shape), -1, join.expand(shape)))
             return
         h = width // 2
-        fill(a[..., :h], b[..., h:], out[..., :h, :h], lower)
-        fill(a[..., :h], b[..., :h], out[..., h:, :h], False)
+        fill(a[..., :h], None if b is None else b[..., h:], out[..., :h, :h], lower)
+        fill(a[..., :h], None if b is None else b[..., :h], out[..., h:, :h], False)
         if not lower:
             out[..., :h, h:] = out[..., h:, :h]
-        fill(a[..., h:], b[..., :h], out[..., h:, h:], lower)
+        fill(a[..., h:], None if b is None else b[..., :h], out[..., h:, h:], lower)
 
-    fill(d_a, d_b, k, True)
-    k.diagonal(dim1=-2, dim2=-1).add_(d_q)
-    return k
+    fill(d_a, d_b, out, lower)
 
 
 def _ratio(x: torch.Tensor, dx: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
@@ -365,16 +383,29 @@ class _Newton:
     r_d: torch.Tensor
     apply_a: Callable[[torch.Tensor], torch.Tensor]
     apply_at: Callable[[torch.Tensor], torch.Tensor]
+    refine: int = 0
+
+    def solve(self, rhs: torch.Tensor) -> torch.Tensor:
+        """``K⁻¹ rhs`` by the Cholesky factor, improved by :attr:`refine` steps of iterative refinement
+        against the exact product ``A Θ Aᵀ Δy`` (by transforms: the factor of an ill-conditioned ``K``
+        is not accurate enough for the primal residual of the two-model problem to stay small)."""
+
+        def back(r: torch.Tensor) -> torch.Tensor:
+            # two triangular solves: torch.cholesky_solve is 4-10× slower on a CPU
+            half = torch.linalg.solve_triangular(self.chol, r[..., None], upper=False)
+            return torch.linalg.solve_triangular(self.chol.mT, half, upper=True)[..., 0]
+
+        dy = back(rhs)
+        for _ in range(self.refine):
+            dy = dy + back(rhs - self.apply_a(self.theta * self.apply_at(dy)))
+        return dy
 
     def direction(self, rc_l: torch.Tensor, rc_u: torch.Tensor, residuals: bool = True) -> tuple[torch.Tensor, ...]:
         """The Newton step ``(Δx, Δy, Δz, Δt)`` for the complementarity targets ``rc_l``, ``rc_u``, with the
         primal and dual residuals (or without: a corrector)."""
         mv, bd, s, w = self.moves, self.bounded, self.s, self.w
         g = torch.where(mv, rc_l / s - torch.where(bd, rc_u / w, 0.0) - (self.r_d if residuals else 0.0), 0.0)
-        rhs = (self.r_p if residuals else 0.0) - self.apply_a(self.theta * g)
-        # two triangular solves: torch.cholesky_solve is 4-10× slower on a CPU
-        half = torch.linalg.solve_triangular(self.chol, rhs[..., None], upper=False)
-        dy = torch.linalg.solve_triangular(self.chol.mT, half, upper=True)[..., 0]
+        dy = self.solve((self.r_p if residuals else 0.0) - self.apply_a(self.theta * g))
         dx = self.theta * (self.apply_at(dy) + g)
         dz = torch.where(mv, (rc_l - self.z * dx) / s, 0.0)
         dt = torch.where(bd, (rc_u + self.t * dx) / w, 0.0)
@@ -420,6 +451,121 @@ class _Newton:
         return dx, dy, dz, dt, ap, ad
 
 
+class _Problem:
+    """An LP ``min cᵀx, A x = rhs, lower ≤ x ≤ upper`` for a chunk of samples, in the form :func:`_mehrotra`
+    solves: the variables ``(B, K, N)`` (``K`` blocks of ``N = 2**n`` entries) with their bounds
+    ``lower``, ``upper``, the masks ``moves`` (variables fixed at zero do not) and ``bounded`` (finite
+    upper bound), the cost ``(K, N)``, ``count`` (the complementarity pairs per sample) and ``rhs``
+    ``(B, R)``; the maps ``apply_a`` and ``apply_at``, the normal matrix ``A Θ Aᵀ`` (:meth:`normal`),
+    the starting point, and the certificate (:meth:`offer`), which keeps each sample's best feasible
+    point and bound (``best_p``, ``best_d``). ``refine``: steps of iterative refinement per solve.
+    """
+
+    lower: torch.Tensor
+    upper: torch.Tensor
+    moves: torch.Tensor
+    bounded: torch.Tensor
+    cost: torch.Tensor
+    count: torch.Tensor
+    rhs: torch.Tensor
+    best_p: torch.Tensor
+    best_d: torch.Tensor
+    refine: int = 0
+
+    def apply_a(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def apply_at(self, y: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def normal(self, theta: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """The lower triangle of ``A Θ Aᵀ`` ``(B, R, R)`` for the scaling ``theta`` ``(B, K, N)``, in ``out``."""
+        raise NotImplementedError
+
+    def start(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def offer(self, x: torch.Tensor, y: torch.Tensor, active: torch.Tensor) -> None:
+        """Certify the point ``x`` and the multipliers ``y`` of the samples ``active``; keep the best."""
+        raise NotImplementedError
+
+
+class _Sparse(_Problem):
+    """The sparse problem of one model (module doc): the blocks ``x = (a⁺, a⁻, b⁺, b⁻, q)``, ``R = N`` rows."""
+
+    def __init__(self, v: torch.Tensor, zeta_bound: torch.Tensor, n: int):
+        batch, size = v.shape
+        dev, dt = v.device, v.dtype
+        self.v, self.zeta_bound, self.n = v, zeta_bound, n
+        # bounds, costs and which variables move (a⁻[∅], b±[∅] and the noise of a noise-free game do not)
+        self.half = v / 2
+        p0 = objective(self.half[None], self.half[None], n, 1.0)
+        radius = v[:, 0].abs() + zeta_bound + p0 + 1.0
+        self.lower = torch.zeros(batch, 5, size, dtype=dt, device=dev)
+        self.upper = torch.full_like(self.lower, float("inf"))
+        self.lower[:, 0, 0], self.upper[:, 0, 0] = -radius, radius
+        self.lower[:, 4], self.upper[:, 4] = -zeta_bound[:, None], zeta_bound[:, None]
+        self.moves = torch.ones_like(self.lower, dtype=torch.bool)
+        self.moves[:, 1:4, 0] = False
+        self.moves[:, 4] &= (zeta_bound > 0)[:, None]
+        self.bounded = self.moves & torch.isfinite(self.upper)
+        self.cost = torch.ones(5, size, dtype=dt, device=dev)
+        self.cost[:, 0] = 0.0
+        self.cost[4] = 0.0
+        self.count = (self.moves.sum((1, 2)) + self.bounded.sum((1, 2))).to(dt)
+        self.rhs = v
+        self.best_u, self.best_q = self.half.clone(), torch.zeros_like(v)
+        self.best_p = p0.clone()
+        self.best_d = torch.zeros_like(p0)
+
+    def apply_a(self, x: torch.Tensor) -> torch.Tensor:
+        """``A x`` for the blocks ``x = (a⁺, a⁻, b⁺, b⁻, q)`` ``(B, 5, N)``."""
+        n = self.n
+        return zeta(x[:, 0] - x[:, 1], n) + zeta(x[:, 2] - x[:, 3], n).flip(-1) - x[:, 4]
+
+    def apply_at(self, y: torch.Tensor) -> torch.Tensor:
+        """``Aᵀ y`` ``(B, N)`` → ``(B, 5, N)``."""
+        ya, yb = zeta_t(y, self.n), zeta_t(y.flip(-1), self.n)
+        return torch.stack((ya, -ya, yb, -yb, -y), 1)
+
+    def normal(self, theta: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        d_a, d_b = zeta(theta[:, 0] + theta[:, 1], self.n), zeta(theta[:, 2] + theta[:, 3], self.n)
+        return _normal_matrix(d_a, d_b, theta[:, 4], out=out)
+
+    def start(self) -> torch.Tensor:
+        """The fixed split's interactions, pushed into the interior."""
+        a0, b0 = mobius(self.half, self.n), mobius(self.half.flip(-1), self.n)
+        x = torch.stack((a0.clamp(min=0), (-a0).clamp(min=0), b0.clamp(min=0), (-b0).clamp(min=0), torch.zeros_like(a0)), 1)
+        x[:, :4] += PUSH
+        x[:, 0, 0] = 0.0
+        return torch.where(self.moves, x, torch.zeros_like(x))
+
+    def offer(self, x: torch.Tensor, y: torch.Tensor, active: torch.Tensor) -> None:
+        """Any ``a⁺ − a⁻`` gives a feasible point (``q`` clipped to its box, ``u_or = v + q − u_and``)
+        and any ``y`` a bound. The matching rows hold only up to the residual ``r``, which
+        ``u_or`` takes up and the Möbius transform amplifies (by up to ``3**n`` in ℓ₁); a second
+        point moves ``r`` into the noise where the box leaves room (``q = clip(Z a + F Z b − v)``)
+        and keeps the better. (Offering the full Newton steps as well was tried: they never
+        improved on the iterates.)
+        """
+        n = self.n
+        vv, zz = self.v[active], self.zeta_bound[active]
+        box = zz[:, None]
+        u = zeta(x[:, 0] - x[:, 1], n)
+        qq = torch.minimum(torch.maximum(x[:, 4], -box), box)
+        p = objective(u[None], (vv + qq - u)[None], n, 1.0)
+        q2 = u + zeta(x[:, 2] - x[:, 3], n).flip(-1) - vv
+        q2 = torch.minimum(torch.maximum(q2, -box), box)
+        p2 = objective(u[None], (vv + q2 - u)[None], n, 1.0)
+        second = p2 < p
+        qq, p = torch.where(second[:, None], q2, qq), torch.where(second, p2, p)
+        d = dual_bound(y[None], None, vv[None], zz[None], None, n, 1.0)
+        better = p < self.best_p[active]
+        self.best_u[active[better]], self.best_q[active[better]] = u[better], qq[better]
+        self.best_p[active] = torch.minimum(self.best_p[active], p)
+        self.best_d[active] = torch.maximum(self.best_d[active], d)
+
+
 def _solve_chunk(
     v: torch.Tensor,
     zeta_bound: torch.Tensor,
@@ -430,88 +576,39 @@ def _solve_chunk(
     progress: Any,
     threads: int = 1,
 ) -> tuple[torch.Tensor, ...]:
-    """Mehrotra's method on the games ``v`` ``(B, 2**n)`` (module doc); the best point and bound per game;
-    the factorisations on ``threads`` threads (:func:`_cholesky`)."""
-    batch, size = v.shape
-    dev, dt = v.device, v.dtype
+    """The sparse problem of the games ``v`` ``(B, 2**n)`` (module doc): the best point and bound per game,
+    the iterations and whether each converged; the factorisations on ``threads`` threads (:func:`_cholesky`)."""
+    problem = _Sparse(v, zeta_bound, n)
+    iterations, done = _mehrotra(problem, tol, max_iter, atol, progress, threads)
+    return problem.best_u, problem.best_q, problem.best_p, problem.best_d, iterations, done
 
-    def apply_a(x: torch.Tensor) -> torch.Tensor:
-        """``A x`` for the blocks ``x = (a⁺, a⁻, b⁺, b⁻, q)`` ``(B, 5, N)``."""
-        return zeta(x[:, 0] - x[:, 1], n) + zeta(x[:, 2] - x[:, 3], n).flip(-1) - x[:, 4]
 
-    def apply_at(y: torch.Tensor) -> torch.Tensor:
-        """``Aᵀ y`` ``(B, N)`` → ``(B, 5, N)``."""
-        ya, yb = zeta_t(y, n), zeta_t(y.flip(-1), n)
-        return torch.stack((ya, -ya, yb, -yb, -y), 1)
-
-    # bounds, costs and which variables move (a⁻[∅], b±[∅] and the noise of a noise-free game do not)
-    half = v / 2
-    a0, b0 = mobius(half, n), mobius(half.flip(-1), n)
-    p0 = objective(half[None], half[None], n, 1.0)
-    radius = v[:, 0].abs() + zeta_bound + p0 + 1.0
-    lower = torch.zeros(batch, 5, size, dtype=dt, device=dev)
-    upper = torch.full_like(lower, float("inf"))
-    lower[:, 0, 0], upper[:, 0, 0] = -radius, radius
-    lower[:, 4], upper[:, 4] = -zeta_bound[:, None], zeta_bound[:, None]
-    moves = torch.ones_like(lower, dtype=torch.bool)
-    moves[:, 1:4, 0] = False
-    moves[:, 4] &= (zeta_bound > 0)[:, None]
-    bounded = moves & torch.isfinite(upper)
-    cost = torch.ones(5, size, dtype=dt, device=dev)
-    cost[:, 0] = 0.0
-    cost[4] = 0.0
-    count = (moves.sum((1, 2)) + bounded.sum((1, 2))).to(dt)
+def _mehrotra(
+    problem: _Problem, tol: float, max_iter: int, atol: torch.Tensor, progress: Any, threads: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mehrotra's method on the samples of ``problem`` (module doc), each until its certified gap
+    ``best_p − best_d`` is at most ``tol·best_p`` or ``atol``, or it stalls; returns the iterations and
+    whether each sample converged. The best point and bound stay in ``problem``."""
+    lower, upper, moves, bounded, cost, count = (
+        problem.lower, problem.upper, problem.moves, problem.bounded, problem.cost, problem.count
+    )
+    batch, dev, dt = lower.shape[0], lower.device, lower.dtype
+    rows = problem.rhs.shape[-1]
     buffer = None  # the normal matrices, reused from one iteration to the next
-
-    # the starting point: the fixed split's interactions, pushed into the interior
-    push = PUSH
-    x = torch.stack((a0.clamp(min=0), (-a0).clamp(min=0), b0.clamp(min=0), (-b0).clamp(min=0), torch.zeros_like(v)), 1)
-    x[:, :4] += push
-    x[:, 0, 0] = 0.0
-    x = torch.where(moves, x, torch.zeros_like(x))
-    y = torch.zeros_like(v)
+    x = problem.start()
+    y = torch.zeros_like(problem.rhs)
     z = moves.to(dt)
     t = bounded.to(dt)
-
-    best_u, best_q = half.clone(), torch.zeros_like(v)
-    best_p = p0.clone()
-    best_d = torch.zeros_like(p0)
+    best_p, best_d = problem.best_p, problem.best_d
     iterations = torch.zeros(batch, dtype=torch.int64, device=dev)
     done = torch.zeros(batch, dtype=torch.bool, device=dev)
     active = torch.arange(batch, device=dev)
     one = torch.ones((), dtype=dt, device=dev)
-
     ref_gap = best_p.clone()
     since = torch.zeros(batch, dtype=torch.int64, device=dev)
 
-    def offer(xc: torch.Tensor, yc: torch.Tensor) -> None:
-        """Certify the point ``xc`` and the multipliers ``yc`` of the active games; keep the best point and bound.
-
-        Any ``a⁺ − a⁻`` gives a feasible point (``q`` clipped to its box, ``u_or = v + q − u_and``)
-        and any ``y`` a bound. The matching rows hold only up to the residual ``r``, which
-        ``u_or`` takes up and the Möbius transform amplifies (by up to ``3**n`` in ℓ₁); a second
-        point moves ``r`` into the noise where the box leaves room (``q = clip(Z a + F Z b − v)``)
-        and keeps the better. (Offering the full Newton steps as well was tried: they never
-        improved on the iterates.)
-        """
-        vv, zz = v[active], zeta_bound[active]
-        box = zz[:, None]
-        u = zeta(xc[:, 0] - xc[:, 1], n)
-        qq = torch.minimum(torch.maximum(xc[:, 4], -box), box)
-        p = objective(u[None], (vv + qq - u)[None], n, 1.0)
-        q2 = u + zeta(xc[:, 2] - xc[:, 3], n).flip(-1) - vv
-        q2 = torch.minimum(torch.maximum(q2, -box), box)
-        p2 = objective(u[None], (vv + q2 - u)[None], n, 1.0)
-        second = p2 < p
-        qq, p = torch.where(second[:, None], q2, qq), torch.where(second, p2, p)
-        d = dual_bound(yc[None], None, vv[None], zz[None], None, n, 1.0)
-        better = p < best_p[active]
-        best_u[active[better]], best_q[active[better]] = u[better], qq[better]
-        best_p[active] = torch.minimum(best_p[active], p)
-        best_d[active] = torch.maximum(best_d[active], d)
-
     def certify() -> tuple[torch.Tensor, torch.Tensor]:
-        """The masks of the active games that are certified, and of those whose certified gap has not
+        """The masks of the active samples that are certified, and of those whose certified gap has not
         halved in :data:`STALL` iterations."""
         gap = best_p[active] - best_d[active]
         halved = gap <= ref_gap[active] / 2
@@ -520,28 +617,26 @@ def _solve_chunk(
         return (gap <= tol * best_p[active]) | (gap <= atol[active]), since[active] >= STALL
 
     for it in range(max_iter + 1):
-        offer(x, y)
+        problem.offer(x, y, active)
         finished, stalled = certify()
         stalled = (stalled | (it == max_iter)) & ~finished
         if not bool((finished | stalled).all()):
-            vv = v[active]
             low, up, mv, bd, cnt = lower[active], upper[active], moves[active], bounded[active], count[active]
             s = torch.where(mv, x - low, one)
             w = torch.where(bd, up - x, one)
-            r_p = vv - apply_a(x)
-            r_d = torch.where(mv, cost - apply_at(y) - z + t, 0.0)
+            r_p = problem.rhs[active] - problem.apply_a(x)
+            r_d = torch.where(mv, cost - problem.apply_at(y) - z + t, 0.0)
             mu = ((s * z).sum((1, 2)) + (w * t).sum((1, 2))) / cnt
             theta = torch.where(mv, 1.0 / (z / s + t / w), 0.0)
-            d_a, d_b = zeta(theta[:, 0] + theta[:, 1], n), zeta(theta[:, 2] + theta[:, 3], n)
-            if buffer is None:  # the active games only ever shrink
-                buffer = torch.empty(active.numel(), size, size, dtype=v.dtype, device=v.device)
-            k = _normal_matrix(d_a, d_b, theta[:, 4], out=buffer[: active.numel()])
+            if buffer is None:  # the active samples only ever shrink
+                buffer = torch.empty(active.numel(), rows, rows, dtype=dt, device=dev)
+            k = problem.normal(theta, buffer[: active.numel()])
             diag = k.diagonal(dim1=-2, dim2=-1)
             diag += 1e-13 * diag.mean(-1, keepdim=True)
             chol, info = _cholesky(k, threads)
             del k
             stalled = stalled | (info != 0)
-            newton = _Newton(s, w, z, t, mv, bd, theta, chol, r_p, r_d, apply_a, apply_at)
+            newton = _Newton(s, w, z, t, mv, bd, theta, chol, r_p, r_d, problem.apply_a, problem.apply_at, problem.refine)
             dx, dy, dz, dtt, ap, ad = newton.search(mu, cnt)
             ap, ad = STEP * ap, STEP * ad
             ok = torch.isfinite(dx).flatten(1).all(1) & torch.isfinite(dy).all(1) & (ap > 1e-10) & (ad > 1e-10)
@@ -565,4 +660,4 @@ def _solve_chunk(
             x, y, z, t = x[keep], y[keep], z[keep], t[keep]
         if not active.numel():
             break
-    return best_u, best_q, best_p, best_d, iterations, done
+    return iterations, done
