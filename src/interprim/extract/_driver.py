@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from .._array import is_torch, positive_strides, same_kind, to_numpy
 from ..interactions import Interactions
 from ..transforms import split_interactions
-from . import admm, ipm, lp, sgd
+from . import admm, ipm, ipm_pair, lp, sgd
 
 SOLVERS = ("auto", "admm", "ipm", "lp", "sgd")
 #: learning rate of the published procedure on images (Li & Zhang's release; 1e-7 to 1e-6 for text)
@@ -37,6 +37,9 @@ ATOL = 1e-9
 PEAK_OVER_SCALE = 4.0
 #: the largest ``n`` of the interior-point method (its normal matrix has ``4**n`` entries: 128 MiB at ``n = 12``)
 IPM_MAX_N = 12
+#: the largest ``n`` of the interior-point method for two models (``9·4**n`` entries: 288 MiB per pair at
+#: ``n = 11``, and about 1.6 s per iteration there on one core)
+IPM_PAIR_MAX_N = 11
 #: the tightest ``tol`` for which ``solver="auto"`` runs the interior-point method (it certifies gaps
 #: down to about 1e-5 before its iterates stall; below, ``auto`` takes the exact LP or the ADMM)
 IPM_MIN_TOL = 1e-4
@@ -87,10 +90,11 @@ def check_options(solver: str, tol: float, max_iter: int, lr: float | None, dtyp
 def check_lp_size(solver: str, n: int, m: int) -> None:
     """Refuse LPs that HiGHS cannot solve in reasonable time and memory (``m·3**n > LP_MAX_SIZE``), and
     problems beyond the interior-point method (several models, ``n > IPM_MAX_N``)."""
-    if solver == "ipm" and (m > 1 or n > IPM_MAX_N):
+    if solver == "ipm" and (m > 2 or n > (IPM_MAX_N if m == 1 else IPM_PAIR_MAX_N)):
         raise ValueError(
-            f"solver='ipm' solves the sparse problem of one model with n ≤ {IPM_MAX_N} players (its normal matrix "
-            f"has 4**n entries), got {m} model(s) and n={n}; use solver='auto', 'admm' or 'lp'."
+            f"solver='ipm' solves the sparse problem of one model with n ≤ {IPM_MAX_N} players and the generalizable "
+            f"problem of two models with n ≤ {IPM_PAIR_MAX_N} (its normal matrix has 4**n and 9·4**n entries), got "
+            f"{m} model(s) and n={n}; use solver='auto', 'admm' or 'lp'."
         )
     if solver != "lp" or m * 3**n <= LP_MAX_SIZE:
         return
@@ -275,18 +279,23 @@ def run(
     elif solver == "ipm":
         tolerance = ATOL * scale if atol is None else torch.full_like(scale, float(atol))
         limit = min(max_iter, ipm.MAX_ITER)
-        sol = ipm.solve(
-            centred / scale[:, None], zeta_t / scale, n, tol=tol, max_iter=limit, atol=tolerance / scale,
-            progress=bar.update,
-        )
+        scaled = dict(tol=tol, max_iter=limit, atol=tolerance / scale, progress=bar.update)
+        if m == 1:
+            sol = ipm.solve(centred / scale[:, None], zeta_t / scale, n, **scaled)
+        else:
+            sol = ipm_pair.solve(centred / scale[:, None], zeta_t / scale, beta_t / scale, n, alpha, **scaled)
+            g = sol.gamma_shared * scale[:, None]
         u_and, q = sol.u_and * scale[:, None], sol.noise * scale[:, None]
         lower = to_numpy(sol.lower_bound * scale)
         iterations, converged = to_numpy(sol.iterations).astype(np.float64), to_numpy(sol.converged)
         stuck = np.nonzero(~converged)[0]
-        if auto and stuck.size:  # the exact LP takes over (m = 1 and n ≤ IPM_MAX_N: it fits)
+        if auto and stuck.size and m * 3**n <= LP_MAX_SIZE:  # the exact LP takes over
             index = torch.as_tensor(stuck, device=dev)
-            u_lp, q_lp, _, lower_lp = _solve_lp(centred[:, index], zeta_t[:, index], None, scale[index], n, alpha, None)
+            box = None if beta_t is None else beta_t[:, index]
+            u_lp, q_lp, g_lp, lower_lp = _solve_lp(centred[:, index], zeta_t[:, index], box, scale[index], n, alpha, None)
             u_and[:, index], q[:, index], lower[stuck], converged[stuck] = u_lp, q_lp, lower_lp, True
+            if g_lp is not None:
+                g[index] = g_lp
             solver = "ipm+lp"
         else:
             _warn_unconverged(converged, to_numpy(sol.objective), to_numpy(sol.lower_bound), tol, limit)

@@ -383,22 +383,23 @@ class _Newton:
     r_d: torch.Tensor
     apply_a: Callable[[torch.Tensor], torch.Tensor]
     apply_at: Callable[[torch.Tensor], torch.Tensor]
-    refine: int = 0
+    refine: bool = False
 
     def solve(self, rhs: torch.Tensor) -> torch.Tensor:
-        """``K⁻¹ rhs`` by the Cholesky factor, improved by :attr:`refine` steps of iterative refinement
-        against the exact product ``A Θ Aᵀ Δy`` (by transforms: the factor of an ill-conditioned ``K``
-        is not accurate enough for the primal residual of the two-model problem to stay small)."""
+        """``K⁻¹ rhs`` by the Cholesky factor: two triangular solves (``torch.cholesky_solve`` is 4-10× slower on a CPU)."""
+        half = torch.linalg.solve_triangular(self.chol, rhs[..., None], upper=False)
+        return torch.linalg.solve_triangular(self.chol.mT, half, upper=True)[..., 0]
 
-        def back(r: torch.Tensor) -> torch.Tensor:
-            # two triangular solves: torch.cholesky_solve is 4-10× slower on a CPU
-            half = torch.linalg.solve_triangular(self.chol, r[..., None], upper=False)
-            return torch.linalg.solve_triangular(self.chol.mT, half, upper=True)[..., 0]
-
-        dy = back(rhs)
-        for _ in range(self.refine):
-            dy = dy + back(rhs - self.apply_a(self.theta * self.apply_at(dy)))
-        return dy
+    def refined(self, dx: torch.Tensor, dy: torch.Tensor, dz: torch.Tensor, dt: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The direction corrected by one step of iterative refinement so that ``A Δx = r_p`` holds to the
+        accuracy of the transforms: ``δy = K⁻¹(r_p − A Δx)``, ``Δx += Θ Aᵀ δy`` (``A Δx`` then changes by
+        ``K δy``), and ``Δz``, ``Δt`` follow ``Δx`` (the factor of an ill-conditioned ``K`` alone is not
+        accurate enough for the primal residual of the two-model problem to stay small)."""
+        ey = self.solve(self.r_p - self.apply_a(dx))
+        ex = self.theta * self.apply_at(ey)
+        dz = dz - torch.where(self.moves, self.z * ex / self.s, 0.0)
+        dt = dt + torch.where(self.bounded, self.t * ex / self.w, 0.0)
+        return dx + ex, dy + ey, dz, dt
 
     def direction(self, rc_l: torch.Tensor, rc_u: torch.Tensor, residuals: bool = True) -> tuple[torch.Tensor, ...]:
         """The Newton step ``(Δx, Δy, Δz, Δt)`` for the complementarity targets ``rc_l``, ``rc_u``, with the
@@ -448,6 +449,9 @@ class _Newton:
             dx, dz, dt = torch.where(b3, nx, dx), torch.where(b3, nz, dz), torch.where(b3, nt, dt)
             dy = torch.where(better[:, None], ny, dy)
             ap, ad = torch.where(better, bp, ap), torch.where(better, bdd, ad)
+        if self.refine:
+            dx, dy, dz, dt = self.refined(dx, dy, dz, dt)
+            ap, ad = self.steps(dx, dz, dt)
         return dx, dy, dz, dt, ap, ad
 
 
@@ -458,7 +462,7 @@ class _Problem:
     upper bound), the cost ``(K, N)``, ``count`` (the complementarity pairs per sample) and ``rhs``
     ``(B, R)``; the maps ``apply_a`` and ``apply_at``, the normal matrix ``A Θ Aᵀ`` (:meth:`normal`),
     the starting point, and the certificate (:meth:`offer`), which keeps each sample's best feasible
-    point and bound (``best_p``, ``best_d``). ``refine``: steps of iterative refinement per solve.
+    point and bound (``best_p``, ``best_d``). ``refine``: whether each direction is refined (:meth:`_Newton.refined`).
     """
 
     lower: torch.Tensor
@@ -470,7 +474,7 @@ class _Problem:
     rhs: torch.Tensor
     best_p: torch.Tensor
     best_d: torch.Tensor
-    refine: int = 0
+    refine: bool = False
 
     def apply_a(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
