@@ -29,8 +29,9 @@ Three more sections (``--sections``):
   optimum, and the load average before and after;
 - ``crossover``: the batch size at which the batched ADMM overtakes the interior-point method
   (sparse method, the first ``B`` games of both models for each of ``--crossover-batches``, one
-  call each) and the exact LP (generalizable method, ``B`` samples of both models; up to
-  ``--crossover-lp-max-n``): the measurements behind ``solver="auto"``'s rule
+  call each), and the interior-point method and the exact LP (generalizable method, ``B`` samples
+  of both models; the LP up to ``--crossover-lp-max-n`` and ``--crossover-lp-max-batch``, pairs at
+  ``n ≥ 10`` up to 20 samples): the measurements behind ``solver="auto"``'s rule
   (``interprim.extract._driver.choose``);
 - ``targets``: issue 15's table: seconds per game (sparse method, model 0's games) and per pair
   (generalizable method, both models; ``--target-pair-n``) with ``solver="auto"`` and with the
@@ -244,7 +245,7 @@ def run_crossover(store: Store, n: int, args: argparse.Namespace, cache: dict) -
     out = {"sparse": {}, "generalizable": {}}
     for tol in args.single_tols:
         for b in args.crossover_batches:
-            if b > len(flat):
+            if b > len(flat) or "sparse" not in args.crossover_methods:
                 continue
             for solver in ("ipm", "admm"):
                 if n > 12 and solver == "ipm":
@@ -257,12 +258,16 @@ def run_crossover(store: Store, n: int, args: argparse.Namespace, cache: dict) -
 
                 key = (f"crossover-n{n}-big{big}", f"sparse-{solver}-B{b}-tol{tol:g}")
                 out["sparse"][f"{solver} B{b} tol {tol:g}"] = measure(store, key, go)
-        if n > args.crossover_lp_max_n:
-            continue
         for b in args.crossover_batches:
-            if b > big or b > args.crossover_lp_max_batch:
+            if "generalizable" not in args.crossover_methods:
                 continue
-            for solver in ("lp", "admm"):
+            if b > big or b > (args.crossover_pair_max_batch if n < 10 else TARGET_PAIR_MAX_BATCH):
+                continue
+            for solver in ("ipm", "lp", "admm"):
+                if solver == "lp" and (n > args.crossover_lp_max_n or b > args.crossover_lp_max_batch):
+                    continue
+                if solver == "ipm" and n > 11:
+                    continue
 
                 def go(solver=solver, b=b, tol=tol) -> dict:
                     rs, wall, cpu = _clocked(
@@ -332,17 +337,17 @@ def _print_single(n: int, results: dict, batched: dict | None) -> None:
 
 
 def _print_crossover(n: int, out: dict) -> None:
-    for method, (fast, slow) in (("sparse", ("ipm", "admm")), ("generalizable", ("lp", "admm"))):
+    for method, solvers in (("sparse", ("ipm", "admm")), ("generalizable", ("ipm", "lp", "admm"))):
         rows: dict = {}
         for name, rec in out[method].items():
             solver, b, _, tol = name.split()
             rows.setdefault((tol, int(b[1:])), {})[solver] = rec
         for (tol, b), recs in sorted(rows.items(), key=lambda kv: (float(kv[0][0]), kv[0][1])):
             cells = "  ".join(f"{s} {recs[s]['seconds'] / b:.3f} s/game (CPU {recs[s]['cpu_seconds'] / b:.3f})"
-                              for s in (fast, slow) if s in recs)
+                              for s in solvers if s in recs)
             # CPU seconds decide: one torch thread, so they are the wall-clock time of an idle core, whatever
             # the load from other jobs was when each row ran
-            faster = min((s for s in (fast, slow) if s in recs), key=lambda s: recs[s]["cpu_seconds"], default="")
+            faster = min((s for s in solvers if s in recs), key=lambda s: recs[s]["cpu_seconds"], default="")
             print(f"{n:>3} crossover {method:<13} tol {tol:<6} B {b:>4}: {cells}  → {faster}")
 
 
@@ -394,6 +399,10 @@ def main() -> None:
     parser.add_argument("--crossover-batches", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32, 64, 128])
     parser.add_argument("--crossover-lp-max-n", type=int, default=8, help="largest n of the generalizable LP crossover")
     parser.add_argument("--crossover-lp-max-batch", type=int, default=16, help="largest B of the generalizable LP crossover")
+    parser.add_argument("--crossover-methods", nargs="+", choices=["sparse", "generalizable"],
+                        default=["sparse", "generalizable"], help="the methods of the crossover section")
+    parser.add_argument("--crossover-pair-max-batch", type=int, default=128,
+                        help="largest B of the generalizable crossover at n < 10 (at n ≥ 10: 20)")
     parser.add_argument("--cache", default="benchmarks/results/solvers-cache")
     parser.add_argument("--out", default="benchmarks/results/solvers.json")
     args = parser.parse_args()

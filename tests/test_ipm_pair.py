@@ -147,6 +147,14 @@ def test_parts_on_several_threads_give_the_same_result(threads):
     assert np.array_equal(alone[0].meta["gap"], split[0].meta["gap"])
 
 
+def test_auto_falls_back_to_the_lp_for_samples_left_unconverged():
+    values = related_games(5, 4, 17)  # 4 pairs at n = 5: auto runs the interior-point method
+    rs = ip.generalizable_and_or(values, solver="auto", tol=1e-3, max_iter=1)
+    exact = ip.generalizable_and_or(values, solver="lp")
+    assert rs[0].meta["solver"] == "ipm+lp" and rs[0].meta["converged"]
+    np.testing.assert_allclose(rs[0].meta["joint_objective"], exact[0].meta["joint_objective"], rtol=1e-7)
+
+
 def test_an_explicit_ipm_left_unconverged_warns():
     values = related_games(5, 2, 17)
     with pytest.warns(ip.ConvergenceWarning, match="stopped at max_iter=1"):

@@ -48,10 +48,11 @@ def test_the_rule_of_auto(threads):
     assert choose("auto", 13, 1, 1, 1e-3, CPU) == "admm"  # beyond the interior-point method
     assert choose("auto", 10, 1, 1, 1e-6, CPU) == "lp"  # tighter than the interior-point method certifies
     assert choose("auto", 8, 1, 1, 1e-3, torch.device("cuda")) == "admm"  # GPU tensors
-    assert choose("auto", 6, 2, 1, 1e-3, CPU) == "lp"  # several models, small: the exact LP
-    assert choose("auto", 3, 2, 10**4, 1e-3, CPU) == "admm"  # … for a small batch only
-    assert choose("auto", 10, 2, 1, 1e-3, CPU) == "admm"  # one pair at n = 10: the ADMM beats the LP
-    assert choose("auto", 9, 2, 1, 1e-3, CPU) == "admm"  # unmeasured n never take the LP
+    assert choose("auto", 6, 2, 1, 1e-3, CPU) == "lp"  # one small pair: the exact LP
+    assert choose("auto", 3, 2, 10**4, 1e-3, CPU) == "ipm"  # … more: the interior-point method (two models)
+    assert choose("auto", 6, 3, 1, 1e-3, CPU) == "lp"  # three models, small: the exact LP
+    assert choose("auto", 3, 3, 10**4, 1e-3, CPU) == "admm"  # … for a small batch only
+    assert choose("auto", 9, 3, 1, 1e-3, CPU) == "admm"  # unmeasured n never take the LP
     assert choose("auto", 12, 3, 1, 1e-3, CPU) == "admm"  # beyond LP_MAX_SIZE
     threads(2)  # the interior-point method solves a batch on every thread: each adds its limit
     assert choose("auto", 11, 1, 2 * loose, 1e-2, CPU) == "ipm"
@@ -167,23 +168,45 @@ def test_torch_in_torch_out(dtype):
         assert isinstance(x, torch.Tensor) and x.dtype == dtype and tuple(x.shape) == (2, 3, 2**5)
     assert r.meta["gap"].shape == (2, 3)
     rs = ip.generalizable_and_or([v, 2 * v])
-    assert rs[0].meta["solver"] == "lp"
+    assert rs[0].meta["solver"] == "ipm"
     assert isinstance(rs[1].i_and, torch.Tensor) and rs[1].i_and.dtype == dtype
 
 
-def test_the_generalizable_method_runs_the_exact_lp_for_small_games_and_admm_for_many(monkeypatch):
+def test_two_models_take_the_lp_for_few_small_samples_the_ipm_for_more_and_the_admm_beyond(monkeypatch):
     v = smooth_games(5, 3, 11)
     pair = [v, 1.5 * v + 0.2 * smooth_games(5, 3, 12)]
-    auto = ip.generalizable_and_or(pair, tol=1e-3)
     exact = ip.generalizable_and_or(pair, solver="lp")
-    assert auto[0].meta["solver"] == "lp" and auto[0].meta["converged"]
-    assert np.allclose(auto[0].meta["joint_objective"], exact[0].meta["joint_objective"], rtol=1e-9)
-    monkeypatch.setattr(_driver, "LP_MAX_BATCH", {4: (2, 2), 5: (2, 2)})
-    big = ip.generalizable_and_or(pair, tol=1e-3)  # m · batch = 6 > 2
-    assert big[0].meta["solver"] == "admm" and big[0].meta["converged"]
     optimum = exact[0].meta["joint_objective"]
-    assert np.all(big[0].meta["lower_bound"] <= optimum * (1 + 1e-9))
-    assert np.all(big[0].meta["joint_objective"] - optimum <= big[0].meta["gap"] + 1e-9 * optimum)
+    few = ip.generalizable_and_or([x[:2] for x in pair], tol=1e-3)  # 2 ≤ PAIR_LP_MAX_BATCH[5]
+    assert few[0].meta["solver"] == "lp"
+    np.testing.assert_allclose(few[0].meta["joint_objective"], optimum[:2], rtol=1e-9)
+    auto = ip.generalizable_and_or(pair, tol=1e-3)
+    assert auto[0].meta["solver"] == "ipm" and auto[0].meta["converged"]
+    monkeypatch.setattr(_driver, "IPM_PAIR_MAX_BATCH", {5: (2, 2)})  # n = 5 now at the table's edge: 3 > 2
+    big = ip.generalizable_and_or(pair, tol=1e-3)
+    assert big[0].meta["solver"] == "admm" and big[0].meta["converged"]
+    for r in (auto, big):
+        assert np.all(r[0].meta["lower_bound"] <= optimum * (1 + 1e-9))
+        assert np.all(r[0].meta["joint_objective"] - optimum <= r[0].meta["gap"] + 1e-9 * optimum)
+
+
+@pytest.mark.parametrize(
+    "n, batch, tol, expected",
+    [(8, 16, 1e-2, "ipm"), (8, 17, 1e-2, "admm"), (8, 128, 1e-3, "ipm"), (10, 1, 1e-2, "admm"),
+     (10, 16, 1e-3, "ipm"), (10, 17, 1e-3, "admm"), (11, 1, 1e-3, "admm"), (6, 500, 1e-2, "ipm"),
+     (4, 4, 1e-3, "lp"), (4, 5, 1e-3, "ipm"), (8, 4, 1e-5, "lp"), (12, 1, 1e-5, "admm")],
+)
+def test_the_rule_for_two_models(n, batch, tol, expected, threads):
+    threads(1)
+    assert _driver.choose("auto", n, 2, batch, tol, torch.device("cpu")) == expected
+
+
+def test_three_models_keep_the_lp_for_few_small_samples_and_the_admm_for_many(monkeypatch):
+    values = [smooth_games(5, 2, 11 + i) for i in range(3)]
+    auto = ip.generalizable_and_or(values, tol=1e-3)
+    assert auto[0].meta["solver"] == "lp"  # m · batch = 6 ≤ LP_MAX_BATCH[5]
+    monkeypatch.setattr(_driver, "LP_MAX_BATCH", {4: (2, 2), 5: (2, 2)})
+    assert ip.generalizable_and_or(values, tol=1e-3)[0].meta["solver"] == "admm"
 
 
 def test_the_interior_point_method_solves_a_batch_on_every_thread_with_the_same_result(threads, monkeypatch):

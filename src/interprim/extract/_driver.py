@@ -56,11 +56,24 @@ LOOSE_TOL = 1e-2
 #: per game; the ADMM from 32) and at every batch up to 64 at ``1e-3`` (256 extrapolated); at
 #: ``n = 12`` one game at ``1e-2`` (3.9 against 4.6 s) and up to 8 at ``1e-3`` (4.7 against 5.5 s)
 IPM_MAX_BATCH = {11: (16, 256), 12: (1, 8)}
-#: ``solver="auto"``, several models: per ``n``, the largest ``m·batch`` that the exact LP solves faster
-#: than the batched ADMM (measured as above at ``m = 2`` up to 16 samples; ``n = 5, 7`` interpolated,
-#: the tight limits of ``n = 4, 6`` extrapolated); smaller ``n`` take the limits of the smallest ``n``
-#: listed, ``n`` not listed above it never take the LP
-#: (at n = 10 one pair at tol = 1e-3 takes the LP 12.8 s, the ADMM 6.6 s since issue 15: no entry)
+#: ``solver="auto"``, two models: per ``n``, the largest batch (per torch thread) that the interior-point
+#: method solves faster than the batched ADMM (measured as above with ``--crossover-methods
+#: generalizable``: at ``n = 8`` it won up to 8 pairs at ``1e-2`` (0.078 against 0.136 s per pair),
+#: tied at 16 and lost at 64 (0.097 against 0.075 s), and won at every batch up to 64 at ``1e-3``
+#: (0.113 against 0.249 s); at ``n = 10`` the ADMM won at ``1e-2`` (one pair: 2.1 against 2.4 s; 16: 1.2
+#: against 1.8 s) and lost at ``1e-3`` up to 16 pairs (2.4 against 3.1 s; one pair 2.3 against 11 s); at
+#: ``n = 6`` and 4 it won at every batch from 2 and 8 on, against the ADMM and the LP). Smaller ``n``
+#: take it at any batch; ``n`` above the table take the ADMM
+IPM_PAIR_MAX_BATCH = {7: (64, 1024), 8: (16, 128), 9: (4, 64), 10: (0, 16)}
+#: ``solver="auto"``, two models: per ``n``, the largest batch that the exact LP solves faster than the
+#: interior-point method (its fixed cost per call, about 0.1 s, dominates for a few small samples: at
+#: ``n = 4`` one pair took 0.024 s with the LP and 0.116 s with the interior-point method); smaller ``n``
+#: take the limit of the smallest listed
+PAIR_LP_MAX_BATCH = {4: 4, 5: 2, 6: 1}
+#: ``solver="auto"``, three or more models: per ``n``, the largest ``m·batch`` that the exact LP solves faster
+#: than the batched ADMM (measured as above at ``m = 2`` up to 16 samples, before the interior-point
+#: method of two models; ``n = 5, 7`` interpolated, the tight limits of ``n = 4, 6`` extrapolated);
+#: smaller ``n`` take the limits of the smallest ``n`` listed, ``n`` not listed above it never take the LP
 LP_MAX_BATCH = {4: (16, 64), 5: (16, 64), 6: (16, 64), 7: (8, 32), 8: (4, 32)}
 
 
@@ -118,7 +131,11 @@ def choose(solver: str, n: int, m: int, batch: int, tol: float, device: torch.de
       as fast on two), the ADMM gains less from them (about 1.3×: 128 games at ``n = 10``,
       ``tol = 1e-2``, 0.125 → 0.075 s per game, where the interior-point method went 0.148 → 0.064),
       so each thread adds its limit;
-    - several models, ``n ≤ 8`` and ``m·batch ≤ LP_MAX_BATCH[n]`` (the exact LP costs the same per
+    - two models: the exact LP for at most ``PAIR_LP_MAX_BATCH[n]`` samples (``n ≤ 6``), else the
+      interior-point method for ``n < 7`` (any batch) or a batch of at most ``IPM_PAIR_MAX_BATCH[n]``
+      samples per torch thread up to ``n = 10`` (``tol ≥ IPM_MIN_TOL``; the LP for tighter ``tol``
+      within ``m·3**n ≤ LP_MAX_SIZE``);
+    - three or more models, ``n ≤ 8`` and ``m·batch ≤ LP_MAX_BATCH[n]`` (the exact LP costs the same per
       sample at any batch size, the ADMM less and less), within ``m·3**n ≤ LP_MAX_SIZE``: the exact LP;
     - everything else: the batched ADMM (``"admm"``).
 
@@ -132,8 +149,16 @@ def choose(solver: str, n: int, m: int, batch: int, tol: float, device: torch.de
     threads = torch.get_num_threads()
     if m == 1 and n <= IPM_MAX_N and (n < min(IPM_MAX_BATCH) or batch <= threads * IPM_MAX_BATCH[n][column]):
         return "ipm" if tol >= IPM_MIN_TOL else "lp"
+    fits = m * 3**n <= LP_MAX_SIZE
+    if m == 2:
+        if batch <= PAIR_LP_MAX_BATCH.get(max(n, min(PAIR_LP_MAX_BATCH)), 0):
+            return "lp"
+        pair_limit = IPM_PAIR_MAX_BATCH.get(n, (0, 0))[column]
+        if n < min(IPM_PAIR_MAX_BATCH) or batch <= threads * pair_limit:
+            return "ipm" if tol >= IPM_MIN_TOL else "lp" if fits else "admm"
+        return "admm"
     small = m * batch <= LP_MAX_BATCH.get(max(n, min(LP_MAX_BATCH)), (0, 0))[column]
-    if m > 1 and m * 3**n <= LP_MAX_SIZE and small:
+    if m > 2 and fits and small:
         return "lp"
     return "admm"
 

@@ -61,16 +61,22 @@ def generalizable_and_or(
         specific: the relative default of ``β_i`` (0.5).
         solver, tol, max_iter, lr, dtype, players, progress, atol: as in :func:`interprim.sparse_and_or`
             (``sgd`` keeps a constant learning rate here, as published; ``lp`` takes ``m·3**n ≤ 3**12``;
-            ``ipm`` is for one model only). ``"auto"`` (default) runs the exact ``lp`` for a small
-            batch of small games (``m × batch`` at most, for ``tol ≥ 1e-2`` / tighter, 16 / 64 at
-            ``n ≤ 6``, 8 / 32 at 7, 4 / 32 at 8) and the batched ``admm`` otherwise (and for GPU
-            tensors), whichever was faster on one CPU core (:func:`interprim.extract._driver.choose`);
+            ``ipm``, the interior-point method of :mod:`interprim.extract.ipm_pair`, takes two models
+            with ``n ≤ 11``: one pair at ``n = 10`` certified within 0.1 % in about 2 s on one core,
+            where the ADMM takes about 10 s). ``"auto"`` (default) runs, for two models on the CPU,
+            the exact ``lp`` for one to four small samples (``n ≤ 6``), ``ipm`` for more and up to
+            ``n = 10`` while the batch is small enough (at ``n = 8``: 16 pairs per torch thread at
+            ``tol ≥ 1e-2``, 128 at tighter ``tol``; at ``n = 10`` only for ``tol < 1e-2``, 16 pairs per
+            thread), and the batched ``admm`` otherwise; for three or more models the exact ``lp`` for
+            a small batch of small games (``m × batch`` at most 16 / 64 at ``n ≤ 6``, 8 / 32 at 7,
+            4 / 32 at 8) and the ``admm`` otherwise; GPU tensors take the ``admm``. Each choice was
+            the fastest on one CPU core (:func:`interprim.extract._driver.choose`);
             ``meta["solver"]`` records what ran.
         init: an initial point: the list of results of an earlier call (their ``gamma``, ``noise``
             and ``gamma_shared``), or the initial ``γ_i`` as a list of ``m`` arrays (or one array with
             the models first); ``γ_shared`` then starts at their mean and ``γ̃_i = γ_i − γ_shared``,
             clipped to ``±β_i``. The start of ``sgd`` (zero by default), a warm start for ``admm``,
-            ignored by ``lp`` (see :func:`interprim.sparse_and_or`).
+            ignored by ``lp`` and ``ipm`` (see :func:`interprim.sparse_and_or`).
 
     Returns:
         One :class:`~interprim.Interactions` per model, each with the batch shape and array type of

@@ -40,6 +40,11 @@ A sample stops when ``P − D ≤ tol · P`` (or ``≤ atol``); its best point a
 the gap is certified whatever the accuracy of the linear algebra. A sample whose iterates stall
 (a failed factorisation, no progress) stops unconverged with its certified gap.
 
+**Other LPs.** The iteration (:func:`_mehrotra`) takes any LP given as a :class:`_Problem`: its
+bounds, costs, the maps ``A`` and ``Aᵀ``, its normal matrix, a start and a certificate. The sparse
+problem is :class:`_Sparse`; the generalizable problem of two models is
+:class:`interprim.extract.ipm_pair._Pair`.
+
 On a CPU every torch operation of the method runs on one thread (set for the call and restored
 after: :func:`_one_thread`), and a batch is cut into as many parts as torch had threads, solved side
 by side in Python threads: the games are independent, so each part runs alone on its core without
