@@ -62,8 +62,10 @@ IPM_MAX_BATCH = {11: (16, 256), 12: (1, 8)}
 #: tied at 16 and lost at 64 (0.097 against 0.075 s), and won at every batch up to 64 at ``1e-3``
 #: (0.113 against 0.249 s); at ``n = 10`` the ADMM won at ``1e-2`` (one pair: 2.1 against 2.4 s; 16: 1.2
 #: against 1.8 s) and lost at ``1e-3`` up to 16 pairs (2.4 against 3.1 s; one pair 2.3 against 11 s); at
-#: ``n = 6`` and 4 it won at every batch from 2 and 8 on, against the ADMM and the LP). Smaller ``n``
-#: take it at any batch; ``n`` above the table take the ADMM
+#: ``n = 6`` and 4 it won at every batch from 2 and 8 on, against the ADMM and the LP; at ``n = 9`` up to 4
+#: pairs at ``1e-2`` (0.39 against 0.94 s; the ADMM from 16: 0.30 against 0.39 s) and up to 64 at
+#: ``1e-3`` (0.48 against 0.68 s); ``n = 7`` interpolated). Smaller ``n`` take it at any batch; ``n``
+#: above the table take the ADMM
 IPM_PAIR_MAX_BATCH = {7: (64, 1024), 8: (16, 128), 9: (4, 64), 10: (0, 16)}
 #: ``solver="auto"``, two models: per ``n``, the largest batch that the exact LP solves faster than the
 #: interior-point method (its fixed cost per call, about 0.1 s, dominates for a few small samples: at
