@@ -167,3 +167,22 @@ def test_an_explicit_ipm_left_unconverged_warns():
 def test_beyond_two_models_or_n_11_is_refused(m, n):
     with pytest.raises(ValueError, match="solver='ipm' solves"):
         ip.generalizable_and_or([np.zeros(2**n)] * m, solver="ipm")
+
+
+def test_without_lapack_the_pairs_factorise_with_torch(monkeypatch):
+    """The path of GPU tensors: ``torch.linalg.cholesky_ex`` on the ``3·2**n`` rows, with the same certificate."""
+    from interprim.extract import ipm
+
+    monkeypatch.setattr(ipm, "_lapack", lambda: None)
+    shapes, factor = [], torch.linalg.cholesky_ex
+
+    def counting(k):
+        shapes.append(tuple(k.shape[-2:]))
+        return factor(k)
+
+    monkeypatch.setattr(torch.linalg, "cholesky_ex", counting)
+    values = related_games(5, 3, 18)
+    fast = ip.generalizable_and_or(values, solver="ipm", tol=1e-4)
+    assert shapes and set(shapes) == {(3 * 2**5, 3 * 2**5)}
+    check_certificate(fast, ip.generalizable_and_or(values, solver="lp"))
+    assert fast[0].meta["converged"]

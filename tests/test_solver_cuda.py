@@ -52,6 +52,20 @@ def test_sparse_ipm_on_cuda_certifies_the_cpu_optimum():
     assert float(np.max(r.matching_error(on_device))) < 1e-9 * max(1.0, float(np.abs(v).max()))
 
 
+def test_pair_ipm_on_cuda_certifies_the_cpu_optimum():
+    n = 6
+    a, b = smooth_games(n, 5, 62), smooth_games(n, 5, 63)
+    optimum = np.asarray(ip.generalizable_and_or([a, b], solver="lp")[0].meta["joint_objective"])
+    on_device = [torch.as_tensor(a, device="cuda"), torch.as_tensor(b, device="cuda")]
+    rs = ip.generalizable_and_or(on_device, solver="ipm", tol=1e-3)
+    assert rs[0].i_and.device.type == "cuda" and rs[0].meta["solver"] == "ipm" and rs[0].meta["converged"]
+    lower, objective = np.asarray(rs[0].meta["lower_bound"]), np.asarray(rs[0].meta["joint_objective"])
+    assert np.all(lower <= optimum * (1 + 1e-9) + 1e-12)
+    assert np.all(objective <= optimum * (1 + 1e-3) + 1e-9)
+    for r, v in zip(rs, on_device):
+        assert float(np.max(r.matching_error(v))) < 1e-9 * max(1.0, float(np.abs(a).max()), float(np.abs(b).max()))
+
+
 def test_auto_on_cuda_runs_the_batched_admm():
     v = torch.as_tensor(smooth_games(6, 4, 70), device="cuda")
     assert ip.sparse_and_or(v).meta["solver"] == "admm"
