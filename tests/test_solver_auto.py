@@ -201,6 +201,15 @@ def test_the_rule_for_two_models(n, batch, tol, expected, threads):
     assert _driver.choose("auto", n, 2, batch, tol, torch.device("cpu")) == expected
 
 
+def test_one_pair_on_several_threads_takes_the_interior_point_method(threads):
+    """Alone, a pair factorises on every thread: at n = 10 and tol = 1e-2 that beats the ADMM on two threads."""
+    cpu = torch.device("cpu")
+    threads(2)
+    assert _driver.choose("auto", 10, 2, 1, 1e-2, cpu) == "ipm"
+    assert _driver.choose("auto", 10, 2, 2, 1e-2, cpu) == "admm"
+    assert _driver.choose("auto", 11, 2, 1, 1e-2, cpu) == "admm"  # beyond the table
+
+
 def test_three_models_keep_the_lp_for_few_small_samples_and_the_admm_for_many(monkeypatch):
     values = [smooth_games(5, 2, 11 + i) for i in range(3)]
     auto = ip.generalizable_and_or(values, tol=1e-3)
