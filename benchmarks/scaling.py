@@ -6,7 +6,8 @@ its own: the peak RSS of the process minus its RSS once the game is loaded):
 - ``mobius`` / ``zeta``: one fast transform of one float64 vector of ``2**n`` values (best of 5);
 - ``sparse/<solver>``: :func:`interprim.sparse_and_or` of one game at ``--tol`` with ``admm``,
   ``ipm`` (``n ≤ 12``) and ``lp`` (``n ≤ --lp-max-n``);
-- ``generalizable/admm``: :func:`interprim.generalizable_and_or` of one pair of games.
+- ``generalizable/<solver>``: :func:`interprim.generalizable_and_or` of one pair of games with ``admm``
+  and ``ipm`` (``n ≤ --pair-ipm-max-n``).
 
 Memory is the peak resident memory of the whole process (Python, torch and the game included) next
 to its resident memory just before the measured call: below ``n ≈ 14`` the imports dominate.
@@ -115,6 +116,7 @@ def main() -> None:
     p.add_argument("--max-iter", type=int, default=2000)
     p.add_argument("--lp-max-n", type=int, default=10)
     p.add_argument("--ipm-max-n", type=int, default=12)
+    p.add_argument("--pair-ipm-max-n", type=int, default=11)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--cache", default="benchmarks/results/scaling-cache")
     p.add_argument("--out")
@@ -128,6 +130,7 @@ def main() -> None:
     for n in args.n:
         plan += [("sparse/admm", n), ("generalizable/admm", n)]
         plan += [("sparse/ipm", n)] if n <= args.ipm_max_n else []
+        plan += [("generalizable/ipm", n)] if n <= args.pair_ipm_max_n else []
         plan += [("sparse/lp", n)] if n <= args.lp_max_n else []
     rows = []
     print(f"{'what':<20} {'n':>3} {'seconds':>9} {'peak MiB':>9} {'before':>7} {'gap':>8} {'iters':>6} {'s/iter':>8}")
