@@ -7,7 +7,8 @@ batches larger than that), then times :func:`interprim.sparse_and_or` with the b
 ``--device`` for each batch of ``--batches`` at ``--tol`` (float32 iterations, float64 certificate,
 the defaults), with the interior-point method (``solver="ipm"``, ``n ≤ 12``, batched Cholesky
 factorisations on the device) up to ``--ipm-max-batch``, and, for pairs,
-:func:`interprim.generalizable_and_or` up to ``--pair-max-batch``. The
+:func:`interprim.generalizable_and_or` with the ADMM up to ``--pair-max-batch`` and with the
+interior-point method (``pair-ipm`` rows, ``n ≤ 11``) up to ``--pair-ipm-max-batch``. The
 first ``--check`` games are solved on the CPU too: the two certified intervals ``[lower bound,
 objective]`` must overlap (both contain the optimum), which the script asserts.
 
@@ -85,6 +86,8 @@ def main() -> None:
     p.add_argument("--batches", type=int, nargs="+", default=[1, 10, 100, 1000, 10000])
     p.add_argument("--pair-max-batch", type=int, default=1000, help="largest batch of the generalizable rows")
     p.add_argument("--ipm-max-batch", type=int, default=1000, help="largest batch of the interior-point rows")
+    p.add_argument("--pair-ipm-max-batch", type=int, default=100,
+                   help="largest batch of the interior-point rows for pairs (n ≤ 11; 72 MiB per pair at n = 10)")
     p.add_argument("--distinct", type=int, default=1000, help="distinct games per n (repeated beyond)")
     p.add_argument("--tol", type=float, default=1e-2)
     p.add_argument("--check", type=int, default=8, help="games also solved on the CPU")
@@ -100,8 +103,9 @@ def main() -> None:
     print(f"{'n':>3} {'method':<14} {'batch':>6} {'games/s':>9} {'s/game':>9} {'max gap':>8} {'peak MiB':>9}")
     for n in args.n:
         v = device_games(n, args.distinct, device, args.epochs)
-        for method in ("sparse", "sparse-ipm", "generalizable"):
-            largest = {"generalizable": args.pair_max_batch, "sparse-ipm": args.ipm_max_batch if n <= 12 else 0}
+        for method in ("sparse", "sparse-ipm", "generalizable", "pair-ipm"):
+            largest = {"generalizable": args.pair_max_batch, "sparse-ipm": args.ipm_max_batch if n <= 12 else 0,
+                       "pair-ipm": args.pair_ipm_max_batch if n <= 11 else 0}
             for batch in args.batches:
                 last = min(max(args.batches), largest.get(method, max(args.batches)))
                 if batch > last:
@@ -109,9 +113,10 @@ def main() -> None:
                 x = filled(v, batch)
 
                 def go(x=x, method=method):
-                    if method != "generalizable":
-                        return ip.sparse_and_or(x[0], solver="ipm" if method == "sparse-ipm" else "admm", tol=args.tol)
-                    return ip.generalizable_and_or([x[0], x[1]], solver="admm", tol=args.tol)[0]
+                    solver = "ipm" if method.endswith("-ipm") else "admm"
+                    if method.startswith("sparse"):
+                        return ip.sparse_and_or(x[0], solver=solver, tol=args.tol)
+                    return ip.generalizable_and_or([x[0], x[1]], solver=solver, tol=args.tol)[0]
 
                 r, seconds, peak = timed(device, go)
                 lower, upper = interval(r, batch)
