@@ -110,31 +110,55 @@ def solve(
     :class:`~interprim.extract.admm.Solution` (no shared part); ``progress``, if given, is called
     with the number of samples that finished.
     """
-    m, batch, size = v.shape
+    m, _, size = v.shape
     if m != 1:
         raise ValueError(f"the interior-point method solves the sparse problem of one model, got {m} models.")
+
+    def chunk(idx: torch.Tensor, atol: torch.Tensor, threads: int) -> tuple[torch.Tensor | None, ...]:
+        u, q, p, d, iterations, done = _solve_chunk(v[0, idx], zeta_bound[0, idx], n, tol, max_iter, atol, progress, threads)
+        return u[None], q[None], None, p, d, iterations, done
+
+    return _solve_samples(v, zeta_bound, n, 1.0, atol, progress, 8 * size * size, chunk)
+
+
+def _solve_samples(
+    v: torch.Tensor,
+    zeta_bound: torch.Tensor,
+    n: int,
+    alpha: float,
+    atol: torch.Tensor | float,
+    progress: Any,
+    matrix_bytes: int,
+    chunk: Callable[..., tuple[torch.Tensor | None, ...]],
+) -> Solution:
+    """What :func:`solve` and :func:`interprim.extract.ipm_pair.solve` share: the samples ``v`` ``(m, B, 2**n)``
+    whose optimum is zero are solved at once (``u_and_i = c_i/2``, ``q_i = c_i − v_i``: no interaction,
+    ``γ_i = 0``), the others by ``chunk(indices, atol, threads)`` (:func:`_in_parts`), which returns
+    their ``u_and``, ``q`` ``(m, b, 2**n)``, shared part ``(b, 2**n)`` (or ``None``), best objective and
+    bound, iterations and convergence."""
+    m, batch, size = v.shape
     atol = torch.broadcast_to(torch.as_tensor(atol, dtype=v.dtype, device=v.device), (batch,)).clone()
-    u_and, q = v[0] / 2, torch.zeros_like(v[0])
-    best_p = objective(u_and[None], (v[0] - u_and)[None], n, 1.0)
+    u_and, q, g = v / 2, torch.zeros_like(v), torch.zeros_like(v[0])
+    best_p = objective(u_and, v - u_and, n, alpha)
     best_d = torch.zeros_like(best_p)
     iterations = torch.zeros(batch, dtype=torch.int64, device=v.device)
     converged = torch.zeros(batch, dtype=torch.bool, device=v.device)
     flat, level = _flat_games(v, zeta_bound)
     if bool(flat.any()):
-        u_and[flat], q[flat] = level[0, flat, None] / 2, level[0, flat, None] - v[0, flat]
+        u_and[:, flat], q[:, flat] = level[:, flat, None] / 2, level[:, flat, None] - v[:, flat]
         best_p[flat] = 0.0
         converged[flat] = True
         if progress is not None:
             progress(int(flat.sum()))
-    todo = torch.nonzero(~flat).flatten()
 
-    def chunk(idx: torch.Tensor, threads: int) -> None:
-        """Solve the games ``idx``, writing each game's result in place."""
-        out = _solve_chunk(v[0, idx], zeta_bound[0, idx], n, tol, max_iter, atol[idx], progress, threads)
-        u_and[idx], q[idx], best_p[idx], best_d[idx], iterations[idx], converged[idx] = out
+    def solve_chunk(idx: torch.Tensor, threads: int) -> None:
+        u, qq, gg, p, d, its, done = chunk(idx, atol[idx], threads)
+        u_and[:, idx], q[:, idx], best_p[idx], best_d[idx], iterations[idx], converged[idx] = u, qq, p, d, its, done
+        if gg is not None:
+            g[idx] = gg
 
-    _in_parts(todo, 8 * size * size, v.device, chunk)
-    return Solution(u_and[None], q[None], None, best_p, torch.minimum(best_d, best_p), iterations, converged)
+    _in_parts(torch.nonzero(~flat).flatten(), matrix_bytes, v.device, solve_chunk)
+    return Solution(u_and, q, g if m > 1 else None, best_p, torch.minimum(best_d, best_p), iterations, converged)
 
 
 def _in_parts(todo: torch.Tensor, matrix_bytes: int, device: torch.device, chunk: Callable[[torch.Tensor, int], None]) -> None:

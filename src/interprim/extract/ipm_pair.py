@@ -62,8 +62,8 @@ from typing import Any
 import torch
 
 from ..transforms import mobius, zeta, zeta_t
-from .admm import Solution, _flat_games, dual_bound, feasible, objective
-from .ipm import PUSH, _gram, _in_parts, _mehrotra, _Problem
+from .admm import Solution, dual_bound, feasible, objective
+from .ipm import PUSH, _gram, _mehrotra, _Problem, _solve_samples
 
 #: the atoms ``e_k`` of the norm ``f`` (columns: their entries for model 1 and model 2); the first four
 #: cost 1, the last four ``1 + α``
@@ -93,34 +93,16 @@ def solve(
     :class:`~interprim.extract.admm.Solution` with the shared part; ``progress``, if given, is called
     with the number of samples that finished.
     """
-    m, batch, size = v.shape
+    m, _, size = v.shape
     if m != 2:
         raise ValueError(f"the interior-point method of the generalizable problem takes two models, got {m}.")
-    atol = torch.broadcast_to(torch.as_tensor(atol, dtype=v.dtype, device=v.device), (batch,)).clone()
-    half = v / 2
-    u_and, q, g = half.clone(), torch.zeros_like(v), torch.zeros_like(v[0])
-    best_p = objective(half, half, n, alpha)
-    best_d = torch.zeros_like(best_p)
-    iterations = torch.zeros(batch, dtype=torch.int64, device=v.device)
-    converged = torch.zeros(batch, dtype=torch.bool, device=v.device)
-    flat, level = _flat_games(v, zeta_bound)
-    if bool(flat.any()):  # the split c/2 of each model: no interaction, γ_i = 0
-        u_and[:, flat], q[:, flat] = level[:, flat, None] / 2, level[:, flat, None] - v[:, flat]
-        best_p[flat] = 0.0
-        converged[flat] = True
-        if progress is not None:
-            progress(int(flat.sum()))
-    todo = torch.nonzero(~flat).flatten()
 
-    def chunk(idx: torch.Tensor, threads: int) -> None:
-        """Solve the samples ``idx``, writing each sample's result in place."""
+    def chunk(idx: torch.Tensor, atol: torch.Tensor, threads: int) -> tuple[torch.Tensor, ...]:
         problem = _Pair(v[:, idx], zeta_bound[:, idx], beta[:, idx], n, alpha)
-        iterations[idx], converged[idx] = _mehrotra(problem, tol, max_iter, atol[idx], progress, threads)
-        u_and[:, idx], q[:, idx], g[idx] = problem.best_u, problem.best_q, problem.best_g
-        best_p[idx], best_d[idx] = problem.best_p, problem.best_d
+        iterations, done = _mehrotra(problem, tol, max_iter, atol, progress, threads)
+        return problem.best_u, problem.best_q, problem.best_g, problem.best_p, problem.best_d, iterations, done
 
-    _in_parts(todo, 8 * (3 * size) ** 2, v.device, chunk)
-    return Solution(u_and, q, g, best_p, torch.minimum(best_d, best_p), iterations, converged)
+    return _solve_samples(v, zeta_bound, n, alpha, atol, progress, 8 * (3 * size) ** 2, chunk)
 
 
 class _Pair(_Problem):
