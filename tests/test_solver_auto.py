@@ -135,6 +135,26 @@ def test_the_interior_point_method_without_noise_and_with_a_flat_game():
     assert np.max(r.matching_error(flat)) < 1e-12
 
 
+def test_tight_tolerances_refine_the_directions_and_are_certified(monkeypatch):
+    """Below ``REFINE_BELOW`` the sparse problem refines each direction; the certificate holds at ``1e-5``."""
+    from interprim.extract import ipm
+
+    calls, refined = [], ipm._Newton.refined
+
+    def counting(self, *direction):
+        calls.append(1)
+        return refined(self, *direction)
+
+    monkeypatch.setattr(ipm._Newton, "refined", counting)
+    v = logistic_games(7, 3, 12)
+    ip.sparse_and_or(v, solver="ipm", tol=1e-3)
+    assert not calls  # at the usual tolerances: no refinement
+    r = ip.sparse_and_or(v, solver="ipm", tol=1e-5)
+    assert calls and r.meta["converged"]
+    optimum = lp_optimum(v)
+    assert np.all(r.meta["lower_bound"] <= optimum * (1 + 1e-9)) and np.all(r.objective <= optimum * (1 + 1e-5))
+
+
 def test_a_stalled_interior_point_method_falls_back_to_the_exact_lp():
     v = smooth_games(6, 2, 9)
     with warnings.catch_warnings():
