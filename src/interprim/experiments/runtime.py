@@ -13,7 +13,8 @@ same real games of :mod:`~interprim.experiments.p2` (MNIST-3, its models, player
 
 each by every solver of ``solvers``: ``lp``, the exact LP (HiGHS, one game after another), the
 **certified optimum** every other solver is measured against; ``ipm``, the certified interior-point
-method (traditional only: it solves one model; on the CPU, its batch split over torch's threads) and
+method (one model, or the pair jointly: :mod:`interprim.extract.ipm_pair`; on the CPU, its batch
+split over torch's threads) and
 ``admm``, the batched certified first-order solver, both stopped at the relative duality gap ``tol``; ``sgd``, the published procedure
 (``max_iter_sgd`` steps, 20 000 published; lr 1e-5 decayed log-uniformly to 1e-6 for the traditional
 loss, constant for the generalizable one), on the first ``sgd_samples`` games only, since it is slow.
@@ -70,11 +71,10 @@ from .figures import save_figure
 
 NAME = "runtime"
 DESCRIPTION = ("P2 Table 1: seconds per sample of the traditional and generalizable extraction by the exact LP, the "
-               "certified ADMM and the published SGD on the same games, with each objective's gap to the LP optimum")
+               "certified interior-point method and ADMM and the published SGD on the same games, with each "
+               "objective's gap to the LP optimum")
 METHODS = ("traditional", "generalizable")
 SOLVERS = ("lp", "ipm", "admm", "sgd")
-#: solvers of one model only: they time the traditional method and have no generalizable row
-ONE_MODEL = ("ipm",)
 REFERENCE = "lp"
 BASELINE = "sgd"
 WITHIN = (0.01, 0.001)  # the gaps of the "within" fractions
@@ -203,12 +203,11 @@ def task_params(config: Config, method: str, solver: str) -> dict[str, Any]:
 
 
 def timed(ctx: Any, config: Config, records: list[Any]) -> dict[tuple[str, str], Any]:
-    """The finished :func:`solve` task of every (method, solver), one after another (no generalizable ``ipm``)."""
+    """The finished :func:`solve` task of every (method, solver), one after another."""
     fn = partial(solve, device=ctx.device)
     deps = {f"values{j}": r for j, r in enumerate(records)}
     return {(method, solver): ctx.task("runtime-solve", fn, task_params(config, method, solver), deps=deps)
-            for method in METHODS for solver in config.solvers
-            if not (method == "generalizable" and solver in ONE_MODEL)}
+            for method in METHODS for solver in config.solvers}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -392,7 +391,7 @@ def summary(results: dict[str, Any]) -> str:
     lines = [
         (f"{p2.describe(config, archs, len(results['samples']))}; seeds {[s['seed'] for s in results['seeds']]}. "
          f"Seconds per sample of the extraction alone (games built beforehand): per model for traditional (Eq. 4), "
-         f"per pair for generalizable (Eq. 6, α = {config['alpha']}); lp, ipm (traditional only) and admm (both "
+         f"per pair for generalizable (Eq. 6, α = {config['alpha']}); lp, ipm and admm (both "
          f"certified to {config['tol']:g}) on "
          f"all {config['samples']} samples, sgd (the published procedure, {results['max_iter_sgd']} steps) on the "
          f"first {results['sgd_samples']}. gap = (obj − obj_lp)/obj_lp per sample; mean ± sd over seeds. Timed with "
