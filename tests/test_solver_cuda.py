@@ -11,6 +11,17 @@ from test_sparse import smooth_games
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
+def assert_brackets(lower, objective, optimum):
+    """The certified interval ``[lower, objective]`` holds the CPU's LP optimum and is within 0.1 % of it."""
+    assert np.all(lower <= optimum * (1 + 1e-9) + 1e-12)
+    assert np.all(objective <= optimum * (1 + 1e-3) + 1e-9)
+
+
+def assert_matching(result, values):
+    """Universal matching against ``v + q`` holds on the device."""
+    assert float(np.max(result.matching_error(values))) < 1e-9 * max(1.0, float(values.abs().max()))
+
+
 @pytest.mark.parametrize("n", [5, 8])
 def test_sparse_admm_on_cuda_certifies_the_cpu_optimum(n):
     v = smooth_games(n, 12, 40 + n)
@@ -20,10 +31,8 @@ def test_sparse_admm_on_cuda_certifies_the_cpu_optimum(n):
     assert r.i_and.device.type == "cuda" and r.meta["solver"] == "admm"
     lower, objective = np.asarray(r.meta["lower_bound"]), r.objective.cpu().numpy()
     assert np.all(np.asarray(r.meta["converged"]))
-    assert np.all(lower <= exact * (1 + 1e-9) + 1e-12)
-    assert np.all(objective <= exact * (1 + 1e-3) + 1e-9)
-    # universal matching against v + q holds on the device
-    assert float(np.max(r.matching_error(on_device))) < 1e-9 * max(1.0, float(np.abs(v).max()))
+    assert_brackets(lower, objective, exact)
+    assert_matching(r, on_device)
 
 
 def test_generalizable_admm_on_cuda_certifies_the_cpu_optimum():
@@ -36,8 +45,7 @@ def test_generalizable_admm_on_cuda_certifies_the_cpu_optimum():
     lower = np.asarray(rs[0].meta["lower_bound"])
     gap = np.asarray(rs[0].meta["gap"])
     assert rs[0].i_and.device.type == "cuda"
-    assert np.all(lower <= optimum * (1 + 1e-9) + 1e-12)
-    assert np.all(lower + gap <= optimum * (1 + 1e-3) + 1e-9)
+    assert_brackets(lower, lower + gap, optimum)
 
 
 def test_sparse_ipm_on_cuda_certifies_the_cpu_optimum():
@@ -47,9 +55,8 @@ def test_sparse_ipm_on_cuda_certifies_the_cpu_optimum():
     r = ip.sparse_and_or(on_device, solver="ipm", tol=1e-3)
     assert r.i_and.device.type == "cuda" and r.meta["solver"] == "ipm" and r.meta["converged"]
     lower, objective = np.asarray(r.meta["lower_bound"]), r.objective.cpu().numpy()
-    assert np.all(lower <= exact * (1 + 1e-9) + 1e-12)
-    assert np.all(objective <= exact * (1 + 1e-3) + 1e-9)
-    assert float(np.max(r.matching_error(on_device))) < 1e-9 * max(1.0, float(np.abs(v).max()))
+    assert_brackets(lower, objective, exact)
+    assert_matching(r, on_device)
 
 
 def test_pair_ipm_on_cuda_certifies_the_cpu_optimum():
@@ -59,11 +66,9 @@ def test_pair_ipm_on_cuda_certifies_the_cpu_optimum():
     on_device = [torch.as_tensor(a, device="cuda"), torch.as_tensor(b, device="cuda")]
     rs = ip.generalizable_and_or(on_device, solver="ipm", tol=1e-3)
     assert rs[0].i_and.device.type == "cuda" and rs[0].meta["solver"] == "ipm" and rs[0].meta["converged"]
-    lower, objective = np.asarray(rs[0].meta["lower_bound"]), np.asarray(rs[0].meta["joint_objective"])
-    assert np.all(lower <= optimum * (1 + 1e-9) + 1e-12)
-    assert np.all(objective <= optimum * (1 + 1e-3) + 1e-9)
+    assert_brackets(np.asarray(rs[0].meta["lower_bound"]), np.asarray(rs[0].meta["joint_objective"]), optimum)
     for r, v in zip(rs, on_device):
-        assert float(np.max(r.matching_error(v))) < 1e-9 * max(1.0, float(np.abs(a).max()), float(np.abs(b).max()))
+        assert_matching(r, v)
 
 
 def test_auto_on_cuda_runs_the_batched_admm():
