@@ -132,6 +132,11 @@ def mobius_t(x: torch.Tensor, n: int) -> torch.Tensor:
     return kron_apply(x, n, ((1.0, -1.0), (0.0, 1.0))) if n <= KRON_MAX_N else transforms.mobius_t(x, n)
 
 
+def zeta(x: torch.Tensor, n: int) -> torch.Tensor:
+    """``Z x``, the zeta transform (:func:`interprim.transforms.zeta`), by Kronecker products up to :data:`KRON_MAX_N`."""
+    return kron_apply(x, n, ((1.0, 0.0), (1.0, 1.0))) if n <= KRON_MAX_N else transforms.zeta(x, n)
+
+
 def zeta_t(x: torch.Tensor, n: int) -> torch.Tensor:
     """``Zᵀ y`` (:func:`interprim.transforms.zeta_t`), by Kronecker products up to :data:`KRON_MAX_N`."""
     return kron_apply(x, n, ((1.0, 1.0), (0.0, 1.0))) if n <= KRON_MAX_N else transforms.zeta_t(x, n)

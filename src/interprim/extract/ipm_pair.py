@@ -61,8 +61,7 @@ from typing import Any
 
 import torch
 
-from ..transforms import mobius, zeta, zeta_t
-from .admm import Solution, dual_bound, feasible, objective
+from .admm import Solution, dual_bound, feasible, mobius, objective, zeta, zeta_t
 from .ipm import PUSH, _gram, _mehrotra, _Problem, _solve_samples
 
 #: the atoms ``e_k`` of the norm ``f`` (columns: their entries for model 1 and model 2); the first four
