@@ -645,8 +645,12 @@ def _mehrotra(
     buffer = None  # the normal matrices, reused from one iteration to the next
     x = problem.start()
     y = torch.zeros_like(problem.rhs)
-    z = moves.to(dt)
-    t = bounded.to(dt)
+    # the multipliers start at 1, those of a boxed variable at most at PUSH / (its larger slack): a wide box
+    # (the pair's r, the entries ∅) would otherwise start with products far above the others', which the
+    # first iterations spend themselves on (pairs at n = 10: 9.6 instead of 10.6 iterations to 0.1 %)
+    start = torch.where(bounded, (PUSH / torch.maximum(x - lower, upper - x)).clamp(max=1.0), 1.0)
+    z = moves.to(dt) * start
+    t = bounded.to(dt) * start
     best_p, best_d = problem.best_p, problem.best_d
     iterations = torch.zeros(batch, dtype=torch.int64, device=dev)
     done = torch.zeros(batch, dtype=torch.bool, device=dev)
