@@ -32,6 +32,21 @@ def test_the_atoms_give_the_coupled_norm():
             assert res.status == 0 and res.fun == pytest.approx(f, rel=1e-9, abs=1e-12)
 
 
+def test_the_start_takes_the_cheapest_atoms():
+    """``_cheapest`` makes both models' entries exactly, at the cost ``f(x, y)`` of the norm (ties and zeros included)."""
+    gen = torch.Generator().manual_seed(3)
+    x, y = torch.randn(2, 2, 64, generator=gen, dtype=torch.float64)
+    x[0, :4], y[0, :4] = torch.tensor([0.0, 1.5, -2.0, 0.0]), torch.tensor([0.0, 1.5, 2.0, -0.7])
+    atoms = ipm_pair._cheapest(x, y)
+    e = torch.tensor(ipm_pair.ATOMS, dtype=torch.float64)[..., None]
+    assert torch.all(atoms >= 0)
+    assert torch.allclose((atoms * e[0]).sum(1), x, atol=1e-15) and torch.allclose((atoms * e[1]).sum(1), y, atol=1e-15)
+    for alpha in (0.0, 0.1, 1.0):
+        cost = torch.tensor([1.0] * 4 + [1.0 + alpha] * 4, dtype=torch.float64)[:, None]
+        f = (1 - alpha) * torch.maximum(x.abs(), y.abs()) + alpha * (x.abs() + y.abs())
+        assert torch.allclose((atoms * cost).sum(1), f, rtol=1e-14, atol=1e-15)
+
+
 def test_the_transpose_and_the_normal_matrix_match_the_rows():
     """``apply_at`` is the adjoint of ``apply_a``, and ``normal(θ)`` is ``A diag(θ) Aᵀ`` built column by column."""
     n = 3

@@ -199,7 +199,8 @@ class _Pair(_Problem):
         return out
 
     def start(self) -> torch.Tensor:
-        """The fixed split ``u_and_i = u_or_i = v_i/2`` (``γ_i = 0``: feasible), pushed into the interior."""
+        """The fixed split ``u_and_i = u_or_i = v_i/2`` (``γ_i = 0``: feasible) in its cheapest atoms
+        (:func:`_cheapest`), pushed into the interior."""
         n = self.n
         a, b = mobius(self.half, n), mobius(self.half.flip(-1), n)
         # move b₁[∅] into a_i[∅] and out of b₂[∅] (the free direction of the module doc: no row changes)
@@ -207,10 +208,7 @@ class _Pair(_Problem):
         a[:, :, 0] += shift
         b[:, :, 0] -= shift
         x = torch.zeros_like(self.lower)
-        for k, (first, second) in enumerate(((a[0], a[1]), (b[0], b[1]))):
-            at = 8 * k
-            x[:, at], x[:, at + 1] = first.clamp(min=0), (-first).clamp(min=0)
-            x[:, at + 2], x[:, at + 3] = second.clamp(min=0), (-second).clamp(min=0)
+        x[:, _A], x[:, _B] = _cheapest(a[0], a[1]), _cheapest(b[0], b[1])
         x[:, :16] += PUSH
         x = torch.where(self.moves, x, torch.zeros_like(x))
         x[:, 0, 0], x[:, 2, 0], x[:, 10, 0] = a[0, :, 0], a[1, :, 0], b[1, :, 0]
@@ -245,3 +243,19 @@ class _Pair(_Problem):
         self.best_u[:, keep], self.best_q[:, keep], self.best_g[keep] = uu[:, better], qq[:, better], g[better]
         self.best_p[active] = torch.minimum(self.best_p[active], p)
         self.best_d[active] = torch.maximum(self.best_d[active], d)
+
+
+def _cheapest(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """The atoms ``(B, 8, N)`` of least cost that make the entries ``(first, second)`` ``(B, N)`` of both models:
+    ``min(|x|, |y|)`` on the diagonal atom of their signs, the rest on an axis, so their cost is ``f(x, y)``.
+    (Starting from it rather than from the axes alone took 8.1 instead of 8.4 iterations to 0.1 % on
+    pairs at ``n = 8``, 9.25 instead of 9.6 at ``n = 10``.)"""
+    common = torch.minimum(first.abs(), second.abs())
+    same = first * second > 0
+    up = first > 0
+    first, second = first - first.sign() * common, second - second.sign() * common
+    diagonal = [same & up, same & ~up, ~same & up, ~same & ~up]  # (1, 1), (−1, −1), (1, −1), (−1, 1)
+    return torch.stack(
+        (first.clamp(min=0), (-first).clamp(min=0), second.clamp(min=0), (-second).clamp(min=0),
+         *(torch.where(d, common, 0.0) for d in diagonal)), 1
+    )
