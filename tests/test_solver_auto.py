@@ -212,7 +212,8 @@ def test_two_models_take_the_lp_for_few_small_samples_the_ipm_for_more_and_the_a
 
 @pytest.mark.parametrize(
     "n, batch, tol, expected",
-    [(8, 16, 1e-2, "ipm"), (8, 17, 1e-2, "admm"), (8, 128, 1e-3, "ipm"), (10, 1, 1e-2, "admm"),
+    [(8, 16, 1e-2, "ipm"), (8, 17, 1e-2, "admm"), (8, 128, 1e-3, "ipm"), (9, 16, 1e-2, "ipm"),
+     (9, 17, 1e-2, "admm"), (10, 1, 1e-2, "ipm"), (10, 2, 1e-2, "admm"),
      (10, 16, 1e-3, "ipm"), (10, 17, 1e-3, "admm"), (11, 1, 1e-3, "admm"), (6, 500, 1e-2, "ipm"),
      (4, 4, 1e-3, "lp"), (4, 5, 1e-3, "ipm"), (8, 4, 1e-5, "lp"), (12, 1, 1e-5, "admm")],
 )
@@ -221,13 +222,17 @@ def test_the_rule_for_two_models(n, batch, tol, expected, threads):
     assert _driver.choose("auto", n, 2, batch, tol, torch.device("cpu")) == expected
 
 
-def test_one_pair_on_several_threads_takes_the_interior_point_method(threads):
-    """Alone, a pair factorises on every thread: at n = 10 and tol = 1e-2 that beats the ADMM on two threads."""
+def test_one_pair_on_several_threads_takes_the_interior_point_method(threads, monkeypatch):
+    """Alone, a pair factorises on every thread, so it takes the interior-point method at every n of the table
+    even where the table's limit per thread is zero (as at n = 10 and tol = 1e-2 before the sixth session)."""
     cpu = torch.device("cpu")
+    monkeypatch.setattr(_driver, "IPM_PAIR_MAX_BATCH", {9: (0, 64), 10: (0, 16)})
     threads(2)
     assert _driver.choose("auto", 10, 2, 1, 1e-2, cpu) == "ipm"
     assert _driver.choose("auto", 10, 2, 2, 1e-2, cpu) == "admm"
     assert _driver.choose("auto", 11, 2, 1, 1e-2, cpu) == "admm"  # beyond the table
+    threads(1)
+    assert _driver.choose("auto", 10, 2, 1, 1e-2, cpu) == "admm"
 
 
 def test_three_models_keep_the_lp_for_few_small_samples_and_the_admm_for_many(monkeypatch):
