@@ -55,18 +55,37 @@ def test_a_matrix_that_is_not_positive_definite_is_reported(dtype, lapack):
     assert info[0] == 0 and info[2] == 0 and info[1] > 0
 
 
-def test_the_normal_matrix_fills_a_given_buffer_with_the_lower_triangle_of_its_definition():
-    n, batch = 4, 2
+def zeta_matrix(n):
+    return torch.tensor([[1.0 if (t & s) == t else 0.0 for t in range(2**n)] for s in range(2**n)], dtype=torch.float64)
+
+
+@pytest.mark.parametrize("n", [4, 8, 9])  # 8, 9: blocks of ipm._LEAF rows below one or two levels of recursion
+def test_the_normal_matrix_fills_a_given_buffer_with_the_lower_triangle_of_its_definition(n):
+    batch = 2
     g = torch.Generator().manual_seed(3)
     d = [torch.rand(batch, 2**n, generator=g, dtype=torch.float64) + 0.1 for _ in range(3)]
     buffer = torch.full((batch, 2**n, 2**n), float("nan"), dtype=torch.float64)
     k = ipm._normal_matrix(zeta(d[0], n), zeta(d[1], n), d[2], out=buffer)
     assert k.data_ptr() == buffer.data_ptr()
-    z = torch.tensor([[1.0 if (t & s) == t else 0.0 for t in range(2**n)] for s in range(2**n)], dtype=torch.float64)
+    z = zeta_matrix(n)
     fz = z.flip(0)
     for i in range(batch):
         full = z @ torch.diag(d[0][i]) @ z.T + fz @ torch.diag(d[1][i]) @ fz.T + torch.diag(d[2][i])
-        assert torch.allclose(torch.tril(k[i]), torch.tril(full), atol=1e-12)
+        assert torch.allclose(torch.tril(k[i]), torch.tril(full), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("with_join", [True, False])
+def test_the_gram_blocks_fill_the_whole_matrix_when_asked(with_join):
+    """``_gram(..., lower=False)`` (the off-diagonal blocks of the pair's normal matrix) writes every entry."""
+    n, batch = 8, 2
+    g = torch.Generator().manual_seed(4)
+    d_a, d_b = (torch.rand(batch, 2**n, generator=g, dtype=torch.float64) for _ in range(2))
+    out = torch.full((batch, 2**n, 2**n), float("nan"), dtype=torch.float64)
+    ipm._gram(zeta(d_a, n), zeta(d_b, n) if with_join else None, out, lower=False)
+    z = zeta_matrix(n)
+    for i in range(batch):
+        full = z @ torch.diag(d_a[i]) @ z.T + (z.flip(0) @ torch.diag(d_b[i]) @ z.flip(0).T if with_join else 0.0)
+        assert torch.allclose(out[i], full, rtol=1e-12, atol=1e-12)
 
 
 def factor_threads(lapack):
@@ -133,3 +152,22 @@ def test_without_lapack_the_method_factorises_with_torch_and_certifies_the_lp_op
     assert calls and r.meta["converged"]
     assert np.all(np.asarray(r.meta["lower_bound"]) <= exact * (1 + 1e-9) + 1e-12)
     assert np.all(r.objective <= exact * (1 + 1e-4) + 1e-9)
+
+
+def test_a_point_moved_onto_the_rows_meets_them():
+    """``_Newton.onto_rows``: ``x + Θ Aᵀ K⁻¹(b − A x)`` meets ``A x = b`` (the certificate's extra point at tight ``tol``)."""
+    n, batch = 6, 3
+    v = torch.as_tensor(smooth_games(n, batch, 5))
+    problem = ipm._Sparse(v, 0.05 * v.abs().amax(-1), n)
+    g = torch.Generator().manual_seed(6)
+    theta = torch.where(problem.moves, torch.rand(batch, 5, 2**n, generator=g, dtype=torch.float64) + 0.05, 0.0)
+    chol, info = ipm._cholesky(problem.normal(theta, torch.empty(batch, 2**n, 2**n, dtype=torch.float64)))
+    assert info.tolist() == [0] * batch
+    unused = torch.zeros(())
+    newton = ipm._Newton(unused, unused, unused, unused, problem.moves, problem.bounded, theta, chol, unused, unused,
+                         problem.apply_a, problem.apply_at)
+    x = torch.randn(batch, 5, 2**n, generator=g, dtype=torch.float64)
+    assert (problem.apply_a(x) - problem.rhs).abs().max() > 1.0
+    moved = newton.onto_rows(x, problem.rhs)
+    assert torch.allclose(problem.apply_a(moved), problem.rhs, rtol=0, atol=1e-9)
+    assert torch.equal(moved[~problem.moves], x[~problem.moves])  # fixed variables stay where they are
