@@ -154,20 +154,62 @@ def test_without_lapack_the_method_factorises_with_torch_and_certifies_the_lp_op
     assert np.all(r.objective <= exact * (1 + 1e-4) + 1e-9)
 
 
-def test_a_point_moved_onto_the_rows_meets_them():
-    """``_Newton.onto_rows``: ``x + Θ Aᵀ K⁻¹(b − A x)`` meets ``A x = b`` (the certificate's extra point at tight ``tol``)."""
+def test_a_free_variables_scaling_above_the_others_is_left_out_of_the_factor():
+    """``_without_excess``: the free variable's scaling is capped at the largest other one of its sample,
+    and the rest is its excess; without free variables ``theta`` is unchanged."""
+    theta = torch.tensor([[[5.0, 1.0], [2.0, 3.0]], [[0.5, 1.0], [2.0, 3.0]]], dtype=torch.float64)
+    factored, excess = ipm._without_excess(theta, ((0, 0),))
+    assert factored[:, 0, 0].tolist() == [3.0, 0.5]
+    assert excess.tolist() == [[2.0], [0.0]]
+    assert torch.equal(factored[:, 1], theta[:, 1]) and torch.equal(factored[:, 0, 1], theta[:, 0, 1])
+    same, none = ipm._without_excess(theta, ())
+    assert same is theta and none is None
+
+
+@pytest.mark.parametrize("huge", [1.0, 1e6, 1e12])
+def test_the_solve_with_the_free_variables_excess_meets_the_full_normal_matrix(huge):
+    """``_Newton.solve`` with the factor of ``K₀`` and Woodbury's correction solves ``K y = r`` for the whole
+    ``K = K₀ + U E Uᵀ`` (``A Θ Aᵀ``), also when the free variable's scaling (here ``a⁺[∅]``) is 1e12 times
+    the others'. Checked against the dense saddle-point system ``[[K₀, U], [Uᵀ, −E⁻¹]] [y; s] = [r; 0]``,
+    which stays well posed however large ``E`` is, and, where ``E`` leaves the product precise, against
+    ``A Θ Aᵀ y`` through the transforms."""
     n, batch = 6, 3
-    v = torch.as_tensor(smooth_games(n, batch, 5))
+    v = torch.as_tensor(smooth_games(n, batch, 7))
     problem = ipm._Sparse(v, 0.05 * v.abs().amax(-1), n)
-    g = torch.Generator().manual_seed(6)
+    g = torch.Generator().manual_seed(8)
     theta = torch.where(problem.moves, torch.rand(batch, 5, 2**n, generator=g, dtype=torch.float64) + 0.05, 0.0)
-    chol, info = ipm._cholesky(problem.normal(theta, torch.empty(batch, 2**n, 2**n, dtype=torch.float64)))
+    theta[:, 0, 0] = huge * torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64)
+    factored, excess = ipm._without_excess(theta, problem.free)
+    assert bool((excess > 0).all()) == (huge > 1)
+    k0 = problem.normal(factored, torch.zeros(batch, 2**n, 2**n, dtype=torch.float64)).tril()
+    k0 = k0 + k0.tril(-1).mT
+    chol, info = ipm._cholesky(k0.clone())
     assert info.tolist() == [0] * batch
     unused = torch.zeros(())
+    columns = problem.free_columns()
     newton = ipm._Newton(unused, unused, unused, unused, problem.moves, problem.bounded, theta, chol, unused, unused,
-                         problem.apply_a, problem.apply_at)
-    x = torch.randn(batch, 5, 2**n, generator=g, dtype=torch.float64)
-    assert (problem.apply_a(x) - problem.rhs).abs().max() > 1.0
-    moved = newton.onto_rows(x, problem.rhs)
-    assert torch.allclose(problem.apply_a(moved), problem.rhs, rtol=0, atol=1e-9)
-    assert torch.equal(moved[~problem.moves], x[~problem.moves])  # fixed variables stay where they are
+                         problem.apply_a, problem.apply_at, False, columns, excess)
+    r = torch.randn(batch, 2**n, generator=g, dtype=torch.float64)
+    y = newton.solve(r)
+    for b in range(batch):
+        inverse = 1.0 / excess[b, 0] if excess[b, 0] > 0 else torch.tensor(float("inf"), dtype=torch.float64)
+        if torch.isinf(inverse):  # no excess: K = K₀
+            expected = torch.linalg.solve(k0[b], r[b])
+        else:
+            saddle = torch.zeros(2**n + 1, 2**n + 1, dtype=torch.float64)
+            saddle[: 2**n, : 2**n], saddle[: 2**n, -1], saddle[-1, : 2**n], saddle[-1, -1] = k0[b], columns[:, 0], columns[:, 0], -inverse
+            expected = torch.linalg.solve(saddle, torch.cat((r[b], torch.zeros(1, dtype=torch.float64))))[: 2**n]
+        assert torch.allclose(y[b], expected, rtol=0, atol=1e-9 * expected.abs().max())
+    if huge <= 1e6:
+        product = problem.apply_a(theta * problem.apply_at(y))
+        assert torch.allclose(product, r, rtol=0, atol=1e-8 * r.abs().max())
+
+
+def test_the_sparse_problem_reaches_tight_tolerances_although_the_free_entrys_scaling_grows_without_bound():
+    """At 1e-7 the scaling of ``a⁺[∅]`` outgrows every other; factorised whole it stalled these games above
+    the tolerance, kept out of the factor (Woodbury) it does not; the result is the LP's optimum."""
+    v = smooth_games(9, 8, 3)
+    fast = ip.sparse_and_or(v, solver="ipm", tol=1e-7)
+    assert fast.meta["solver"] == "ipm" and fast.meta["converged"]
+    exact = ip.sparse_and_or(v[:2], solver="lp").objective
+    np.testing.assert_allclose(fast.objective[:2], exact, rtol=2e-7)

@@ -65,6 +65,21 @@ def test_the_transpose_and_the_normal_matrix_match_the_rows():
         assert torch.allclose(got.tril(), dense.tril(), rtol=1e-12, atol=1e-12)
 
 
+def test_the_gamma_rows_of_the_normal_matrix_keep_their_precision_beside_a_huge_diagonal_atom():
+    """Late in the method the scaling of a diagonal atom ``(1, 1)`` reaches 1e15; it does not enter the ``γ``
+    rows (``e₁ − e₂ = 0``), and their blocks must not lose the others' entries to its rounding."""
+    n = 4
+    problem = pair_problem(n, 1, 3)
+    gen = torch.Generator().manual_seed(4)
+    theta = torch.rand(1, 19, 2**n, generator=gen, dtype=torch.float64) + 0.1
+    theta[:, 4, 1:] = 1e15
+    columns = torch.eye(19 * 2**n, dtype=torch.float64).reshape(-1, 19, 2**n)
+    a = problem.apply_a(columns).T
+    dense = (a @ torch.diag(theta[0].flatten()) @ a.T)[2 * 2**n :]  # the γ rows: exact, the atom's coefficients are 0
+    got = problem.normal(theta, torch.zeros(1, 3 * 2**n, 3 * 2**n, dtype=torch.float64))[0, 2 * 2**n :]
+    assert torch.allclose(got.tril(2 * 2**n), dense.tril(2 * 2**n), rtol=1e-12, atol=1e-9)
+
+
 def test_the_start_meets_every_row():
     """The fixed split is feasible: before the push into the interior, the starting point meets every row."""
     problem = pair_problem(4, 3, 2)
@@ -93,6 +108,16 @@ def test_a_tight_tolerance_is_reached():
     check_certificate(fast, exact)
     assert fast[0].meta["converged"]
     np.testing.assert_allclose(fast[0].meta["joint_objective"], exact[0].meta["joint_objective"], rtol=2e-5)
+
+
+def test_tight_tolerances_are_reached_although_the_free_entries_scaling_grows_without_bound():
+    """At 1e-6 the scaling of the free entries ``∅`` grows to 1e5 times any other's; factorised whole it
+    broke the method down on these pairs (none certified), kept out of the factor (Woodbury) it does not."""
+    values = related_games(7, 8, 3)
+    fast = ip.generalizable_and_or(values, solver="ipm", tol=1e-6)
+    assert fast[0].meta["solver"] == "ipm" and fast[0].meta["converged"]
+    exact = ip.generalizable_and_or([v[:2] for v in values], solver="lp")
+    np.testing.assert_allclose(fast[0].meta["joint_objective"][:2], exact[0].meta["joint_objective"], rtol=2e-6)
 
 
 def test_on_real_mnist_games(mnist_games):

@@ -23,7 +23,13 @@ zeta transforms and a gather by ``S ∩ S'`` (``O(4**n)``; :func:`_normal_matrix
 ``F Z D_b Zᵀ F`` is the same matrix of ``D_b`` indexed by ``N \\ (S ∪ S')``. ``K`` is factorised by
 a dense Cholesky (``O(8**n / 3)``: LAPACK's ``dpotrf``, about 11 ms at ``n = 10`` on one CPU core
 with the MKL inside torch: :func:`_cholesky`);
-everything else is a fast transform or element-wise. Real games need 5-12 iterations to a
+everything else is a fast transform or element-wise. The entry ``c = a⁺[∅]`` is free in all but name
+(no optimum reaches its box), so its scaling grows without bound; with it the column of ones enters
+every entry of ``K``, and on real games at ``n = 10`` it reached 1e5 times every other scaling and took
+the precision of the rest of ``K`` with it. ``K`` is therefore factorised with the free variables'
+scaling capped at the largest other one (``K₀``), and the excess ``E`` is added back by Woodbury's
+identity, ``K⁻¹ = K₀⁻¹ − W(E⁻¹ + UᵀW)⁻¹Wᵀ`` with ``W = K₀⁻¹U`` (:attr:`_Problem.free`, :class:`_Newton`):
+one more solve per iteration, and only once the excess appears. Real games need 5-12 iterations to a
 certified gap of 1e-3. The LP solvers of HiGHS do not see this structure: on games at ``n = 10``
 its interior-point method takes 20-30 iterations of about 60 ms, its dual simplex 1000-8000
 (``benchmarks/README.md``). The games of a batch are solved together, in chunks of at most
@@ -37,8 +43,7 @@ solver="auto")`` chooses it there (:data:`interprim.extract._driver.IPM_MAX_BATC
 is an upper bound on the optimum, and the multipliers ``y`` of the matching rows give the lower
 bound :func:`~interprim.extract.admm.dual_bound` ``D`` (made dual feasible by centring and scaling).
 A sample stops when ``P − D ≤ tol · P`` (or ``≤ atol``); its best point and best bound are kept, so
-the gap is certified whatever the accuracy of the linear algebra. At tight ``tol`` each step's
-iterate moved onto the rows is offered as well (:data:`PROJECT_BELOW`). A sample whose iterates stall
+the gap is certified whatever the accuracy of the linear algebra. A sample whose iterates stall
 (a failed factorisation, no progress) stops unconverged with its certified gap.
 
 **Other LPs.** The iteration (:func:`_mehrotra`) takes any LP given as a :class:`_Problem`: its
@@ -93,19 +98,12 @@ PUSH = 0.01
 #: reached 1e-4 (10.0 iterations on average instead of 10.7) and the pairs 4e-5 to 2e-4; 1e-11 and more
 #: left gaps of 1e-3 and more
 REGULARIZE = 1e-15
-#: the sparse problem refines its directions (:meth:`_Newton.refined`) for ``tol`` below this: at ``1e-5``
-#: 28 of 32 real games at ``n = 10`` certified it with refinement, 8 without (at ``1e-4`` and above it
-#: changed no iteration count and cost about 5 % per iteration)
+#: the directions are refined (:meth:`_Newton.refined`) for ``tol`` below this. With the free variable
+#: kept out of the factor, 32 real games at ``n = 10`` certified 1e-5 and 1e-6 without refinement in
+#: the same iterations, but 1e-7 only 27 of them (32 with it) and 1e-8 only 4 (31 with it); pairs
+#: (16 at ``n = 8``, 4 at ``n = 10``) certified 1e-3 to 1e-6 in the same iterations without it, and at
+#: ``n = 8`` 9 % faster at 1e-3
 REFINE_BELOW = 1e-4
-#: where directions are refined and ``tol`` is below this, each step's new iterate is also moved onto the
-#: rows (:meth:`_Newton.onto_rows`) and offered to the certificate: late in the method the rows hold only
-#: to about 1e-5 (the factor of an ill-conditioned ``K``), and the feasible point, which the Möbius
-#: transform makes of the residual, stalls above the optimum while the bound still converges (a pair at
-#: ``n = 10``: the iterate's objective 2e-8 above the optimum, the feasible point 9e-5). With it, at
-#: ``tol = 1e-4`` 3 of 4 real pairs at ``n = 10`` certified instead of 2 (the fourth broke down
-#: numerically either way), at ``tol = 1e-5`` 28 of 32 real games at ``n = 10`` instead of 24, for one
-#: more solve per iteration
-PROJECT_BELOW = 1e-3
 #: Gondzio's multiple centrality correctors per iteration (each one more solve with the same factor;
 #: two cut the iterations to a certified 1e-3 on real games at ``n = 10`` from 11.3 to 8.6 on average)
 CORRECTORS = 2
@@ -437,11 +435,38 @@ class _Newton:
     apply_a: Callable[[torch.Tensor], torch.Tensor]
     apply_at: Callable[[torch.Tensor], torch.Tensor]
     refine: bool = False
+    #: the columns ``U`` ``(R, f)`` of ``A`` of the free variables (:attr:`_Problem.free`) and, per game
+    #: ``(B, f)``, the part ``E`` of their scaling left out of the factorised matrix: ``K = K₀ + U E Uᵀ``
+    free_columns: torch.Tensor | None = None
+    excess: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        """For :meth:`solve` by Woodbury's identity, ``K⁻¹ = K₀⁻¹ − W (E⁻¹ + Uᵀ W)⁻¹ Wᵀ`` with ``W = K₀⁻¹ U``:
+        ``W`` and the Cholesky factor of the ``f × f`` capacitance matrix, once per iteration (where some
+        game has an excess; a free variable without one gets a zero column of ``W``)."""
+        self.woodbury = None
+        if self.excess is None or not bool((self.excess > 0).any()):
+            return
+        some = self.excess > 0
+        w = self._solve_factor(self.free_columns.expand(self.chol.shape[0], *self.free_columns.shape))
+        w = w * some[:, None, :]
+        inverse = torch.where(some, 1.0 / torch.where(some, self.excess, 1.0), 1.0)
+        capacitance = self.free_columns.mT @ w + torch.diag_embed(inverse)
+        self.woodbury = (w, torch.linalg.cholesky(capacitance))
+
+    def _solve_factor(self, rhs: torch.Tensor) -> torch.Tensor:
+        """``K₀⁻¹ rhs`` ``(B, R, k)`` by the Cholesky factor: two triangular solves (``torch.cholesky_solve``
+        is 4-10× slower on a CPU)."""
+        half = torch.linalg.solve_triangular(self.chol, rhs, upper=False)
+        return torch.linalg.solve_triangular(self.chol.mT, half, upper=True)
 
     def solve(self, rhs: torch.Tensor) -> torch.Tensor:
-        """``K⁻¹ rhs`` by the Cholesky factor: two triangular solves (``torch.cholesky_solve`` is 4-10× slower on a CPU)."""
-        half = torch.linalg.solve_triangular(self.chol, rhs[..., None], upper=False)
-        return torch.linalg.solve_triangular(self.chol.mT, half, upper=True)[..., 0]
+        """``K⁻¹ rhs`` ``(B, R)``: by the factor of ``K₀``, corrected for the free variables' excess."""
+        y = self._solve_factor(rhs[..., None])
+        if self.woodbury is not None:
+            w, capacitance = self.woodbury
+            y = y - w @ torch.cholesky_solve(self.free_columns.mT @ y, capacitance)
+        return y[..., 0]
 
     def refined(self, dx: torch.Tensor, dy: torch.Tensor, dz: torch.Tensor, dt: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The direction corrected by one step of iterative refinement so that ``A Δx = r_p`` holds to the
@@ -453,11 +478,6 @@ class _Newton:
         dz = dz - torch.where(self.moves, self.z * ex / self.s, 0.0)
         dt = dt + torch.where(self.bounded, self.t * ex / self.w, 0.0)
         return dx + ex, dy + ey, dz, dt
-
-    def onto_rows(self, x: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
-        """``x + Θ Aᵀ K⁻¹(rhs − A x)``: ``x`` moved along ``Θ Aᵀ`` until ``A x = rhs`` holds to the accuracy of
-        the factor (its bounds may then be crossed: a point for the certificate, not an iterate)."""
-        return x + self.theta * self.apply_at(self.solve(rhs - self.apply_a(x)))
 
     def direction(self, rc_l: torch.Tensor, rc_u: torch.Tensor, residuals: bool = True) -> tuple[torch.Tensor, ...]:
         """The Newton step ``(Δx, Δy, Δz, Δt)`` for the complementarity targets ``rc_l``, ``rc_u``, with the
@@ -520,7 +540,7 @@ class _Problem:
     upper bound), the cost ``(K, N)``, ``count`` (the complementarity pairs per sample) and ``rhs``
     ``(B, R)``; the maps ``apply_a`` and ``apply_at``, the normal matrix ``A Θ Aᵀ`` (:meth:`normal`),
     the starting point, and the certificate (:meth:`offer`), which keeps each sample's best feasible
-    point and bound (``best_p``, ``best_d``). ``refine``: whether each direction is refined (:meth:`_Newton.refined`).
+    point and bound (``best_p``, ``best_d``).
     """
 
     lower: torch.Tensor
@@ -532,7 +552,18 @@ class _Problem:
     rhs: torch.Tensor
     best_p: torch.Tensor
     best_d: torch.Tensor
-    refine: bool = False
+    #: the variables ``(block, entry)`` in artificial boxes that no optimum reaches (the entries ``∅``):
+    #: their scaling grows without bound (pairs at ``n = 10``: 2e11 against at most 2e6 for any other
+    #: variable), and the factorisation takes of it only as much as the largest other scaling,
+    #: the rest by Woodbury's identity (:class:`_Newton`)
+    free: tuple[tuple[int, int], ...] = ()
+
+    def free_columns(self) -> torch.Tensor:
+        """The columns of ``A`` of the :attr:`free` variables, ``(R, f)``."""
+        unit = torch.zeros(len(self.free), *self.lower.shape[1:], dtype=self.lower.dtype, device=self.lower.device)
+        for j, (block, entry) in enumerate(self.free):
+            unit[j, block, entry] = 1.0
+        return self.apply_a(unit).mT
 
     def apply_a(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -554,6 +585,8 @@ class _Problem:
 
 class _Sparse(_Problem):
     """The sparse problem of one model (module doc): the blocks ``x = (a⁺, a⁻, b⁺, b⁻, q)``, ``R = N`` rows."""
+
+    free = ((0, 0),)  # a⁺[∅] = c
 
     def __init__(self, v: torch.Tensor, zeta_bound: torch.Tensor, n: int):
         batch, size = v.shape
@@ -641,9 +674,23 @@ def _solve_chunk(
     """The sparse problem of the games ``v`` ``(B, 2**n)`` (module doc): the best point and bound per game,
     the iterations and whether each converged; the factorisations on ``threads`` threads (:func:`_cholesky`)."""
     problem = _Sparse(v, zeta_bound, n)
-    problem.refine = tol < REFINE_BELOW
     iterations, done = _mehrotra(problem, tol, max_iter, atol, progress, threads)
     return problem.best_u, problem.best_q, problem.best_p, problem.best_d, iterations, done
+
+
+def _without_excess(theta: torch.Tensor, free: tuple[tuple[int, int], ...]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The scaling ``theta`` ``(B, K, N)`` with each free variable's capped at the largest other one of its
+    sample (what the factorised ``K₀`` takes), and the excess ``(B, f)`` over the cap (:class:`_Newton`)."""
+    if not free:
+        return theta, None
+    blocks, entries = (list(index) for index in zip(*free))
+    own = theta[:, blocks, entries]
+    others = theta.clone()
+    others[:, blocks, entries] = 0.0
+    cap = others.flatten(1).amax(1, keepdim=True)
+    kept = torch.minimum(own, cap)
+    others[:, blocks, entries] = kept
+    return others, own - kept
 
 
 def _mehrotra(
@@ -657,7 +704,7 @@ def _mehrotra(
     )
     batch, dev, dt = lower.shape[0], lower.device, lower.dtype
     rows = problem.rhs.shape[-1]
-    project = problem.refine and tol < PROJECT_BELOW
+    columns = problem.free_columns() if problem.free else None
     buffer = None  # the normal matrices, reused from one iteration to the next
     x = problem.start()
     y = torch.zeros_like(problem.rhs)
@@ -698,13 +745,16 @@ def _mehrotra(
             theta = torch.where(mv, 1.0 / (z / s + t / w), 0.0)
             if buffer is None:  # the active samples only ever shrink
                 buffer = torch.empty(active.numel(), rows, rows, dtype=dt, device=dev)
-            k = problem.normal(theta, buffer[: active.numel()])
+            factored, excess = _without_excess(theta, problem.free)
+            k = problem.normal(factored, buffer[: active.numel()])
             diag = k.diagonal(dim1=-2, dim2=-1)
             diag += REGULARIZE * diag.mean(-1, keepdim=True)
             chol, info = _cholesky(k, threads)
             del k
             stalled = stalled | (info != 0)
-            newton = _Newton(s, w, z, t, mv, bd, theta, chol, r_p, r_d, problem.apply_a, problem.apply_at, problem.refine)
+            newton = _Newton(
+                s, w, z, t, mv, bd, theta, chol, r_p, r_d, problem.apply_a, problem.apply_at, tol < REFINE_BELOW, columns, excess
+            )
             dx, dy, dz, dtt, ap, ad = newton.search(mu, cnt)
             ap, ad = STEP * ap, STEP * ad
             ok = torch.isfinite(dx).flatten(1).all(1) & torch.isfinite(dy).all(1) & (ap > 1e-10) & (ad > 1e-10)
@@ -717,8 +767,6 @@ def _mehrotra(
             y = y + ad[:, None] * dy
             z = z + ad[:, None, None] * dz
             t = t + ad[:, None, None] * dtt
-            if project:  # the new iterate moved onto the rows, as one more point for the certificate
-                problem.offer(newton.onto_rows(x, problem.rhs[active]), y, active)
         iterations[active] = it
         stop = finished | stalled
         if bool(stop.any()):

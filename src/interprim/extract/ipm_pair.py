@@ -40,10 +40,13 @@ AND, ``W^b`` for OR) and ``D_q``, ``D_r`` that of ``q``, ``r``, the blocks of ``
     K_γγ = Z (W^a₁₁ − 2 W^a₁₂ + W^a₂₂) Zᵀ + ¼ (D_q₁ + D_q₂) + D_r      K_γ₂ = Z (W^a₁₂ − W^a₂₂) Zᵀ − ½ D_q₂
 
 ``K`` has ``9·4**n`` entries (72 MiB at ``n = 10``) and its factorisation costs 27 times the sparse
-problem's (about 0.2 s per iteration at ``n = 10`` on one core). The factor of the ill-conditioned
-``K`` is not accurate enough to keep the primal residual small over the iterations (measured: it
-grew to 3e-4 and the certified gap of a real pair at ``n = 10`` stalled at 1.1e-3); one step of
-iterative refinement of each iteration's direction (:meth:`interprim.extract.ipm._Newton.refined`) keeps it small.
+problem's (about 0.2 s per iteration at ``n = 10`` on one core). The blocks of the ``γ`` rows weigh each
+atom by its own coefficient (``e₁(e₁ − e₂)``, ``e₂(e₁ − e₂)``, ``(e₁ − e₂)²``), not as differences of the
+other blocks: a diagonal atom's scaling, which grows without bound, is not in them at all. The free
+entries ``∅`` are kept out of the factor as in the sparse problem (:attr:`interprim.extract.ipm._Problem.free`);
+before that their scaling (1e5 times any other's) broke the factorisation of real pairs at ``n = 10``
+near ``tol = 1e-4``, and the primal residual, which grew over the iterations, needed every direction
+refined.
 
 **Certificate.** As for the other solvers: every iterate gives a feasible point (``u_and_i = Z a_i``,
 ``q_i`` clipped to its box, the ``γ_i`` moved into common boxes by
@@ -108,7 +111,7 @@ class _Pair(_Problem):
     """The LP of the module doc for a chunk of samples: ``x`` ``(B, 19, N)`` (:data:`_A`, :data:`_B`,
     :data:`_Q1`, :data:`_Q2`, :data:`_R`), ``y`` ``(B, 3N)``."""
 
-    refine = True
+    free = tuple((k, 0) for k in _FREE)
 
     def __init__(self, v: torch.Tensor, zeta_bound: torch.Tensor, beta: torch.Tensor, n: int, alpha: float):
         _, batch, size = v.shape
@@ -173,13 +176,18 @@ class _Pair(_Problem):
     def normal(self, theta: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """The lower triangle of ``K`` (module doc) in ``out`` ``(B, 3N, 3N)``."""
         n, size = self.n, self.size
-        e = self.atoms[..., None]
+        e1, e2 = self.atoms[0, :, None], self.atoms[1, :, None]
+        d = e1 - e2
 
-        def scaling(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-            return (t * e[0] ** 2).sum(1), (t * e[0] * e[1]).sum(1), (t * e[1] ** 2).sum(1)
+        def scaled(t: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+            return (t * weight).sum(1)
 
-        a11, a12, a22 = scaling(theta[:, _A])
-        b11, b12, b22 = scaling(theta[:, _B])
+        # the γ blocks weigh each atom by its own integer coefficient (e₁(e₁ − e₂), e₂(e₁ − e₂), (e₁ − e₂)²),
+        # not as differences of the matching blocks' sums: late in the method a diagonal atom's θ reaches
+        # 1e15, and a11 − 2·a12 + a22 lost it to rounding (a negative diagonal of K, a failed factorisation)
+        a11, a12, a22 = (scaled(theta[:, _A], w) for w in (e1 * e1, e1 * e2, e2 * e2))
+        b11, b12, b22 = (scaled(theta[:, _B], w) for w in (e1 * e1, e1 * e2, e2 * e2))
+        g1, g2, gg = (scaled(theta[:, _A], w) for w in (e1 * d, e2 * d, d * d))
         dq1, dq2 = theta[:, _Q1], theta[:, _Q2]
 
         def block(i: int, j: int) -> torch.Tensor:
@@ -189,9 +197,9 @@ class _Pair(_Problem):
             ((0, 0), a11, b11, dq1),
             ((1, 0), a12, b12, None),
             ((1, 1), a22, b22, dq2),
-            ((2, 0), a11 - a12, None, dq1 / 2),
-            ((2, 1), a12 - a22, None, -dq2 / 2),
-            ((2, 2), a11 - 2 * a12 + a22, None, (dq1 + dq2) / 4 + theta[:, _R]),
+            ((2, 0), g1, None, dq1 / 2),
+            ((2, 1), g2, None, -dq2 / 2),
+            ((2, 2), gg, None, (dq1 + dq2) / 4 + theta[:, _R]),
         ):
             _gram(zeta(d_a, n), None if d_b is None else zeta(d_b, n), block(i, j), lower=i == j)
             if diagonal is not None:
