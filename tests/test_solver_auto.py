@@ -46,7 +46,8 @@ def test_the_rule_of_auto(threads):
     assert choose("auto", 9, 1, 10**6, 1e-2, CPU) == "ipm"
     assert choose("auto", 6, 1, 10**6, 1e-3, CPU) == "ipm"  # small games: any batch
     assert choose("auto", 13, 1, 1, 1e-3, CPU) == "admm"  # beyond the interior-point method
-    assert choose("auto", 10, 1, 1, 1e-6, CPU) == "lp"  # tighter than the interior-point method certifies
+    assert choose("auto", 10, 1, 1, 1e-7, CPU) == "ipm"  # the interior-point method certifies 1e-7
+    assert choose("auto", 10, 1, 1, 1e-8, CPU) == "lp"  # tighter than the interior-point method certifies
     assert choose("auto", 8, 1, 1, 1e-3, torch.device("cuda")) == "admm"  # GPU tensors
     assert choose("auto", 6, 2, 1, 1e-3, CPU) == "lp"  # one small pair: the exact LP
     assert choose("auto", 3, 2, 10**4, 1e-3, CPU) == "ipm"  # … more: the interior-point method (two models)
@@ -215,7 +216,7 @@ def test_two_models_take_the_lp_for_few_small_samples_the_ipm_for_more_and_the_a
     [(8, 16, 1e-2, "ipm"), (8, 17, 1e-2, "admm"), (8, 128, 1e-3, "ipm"), (9, 16, 1e-2, "ipm"),
      (9, 17, 1e-2, "admm"), (10, 1, 1e-2, "ipm"), (10, 2, 1e-2, "admm"),
      (10, 16, 1e-3, "ipm"), (10, 17, 1e-3, "admm"), (11, 1, 1e-3, "admm"), (6, 500, 1e-2, "ipm"),
-     (4, 4, 1e-3, "lp"), (4, 5, 1e-3, "ipm"), (8, 4, 1e-5, "lp"), (12, 1, 1e-5, "admm")],
+     (4, 4, 1e-3, "lp"), (4, 5, 1e-3, "ipm"), (8, 4, 1e-7, "ipm"), (8, 4, 1e-8, "lp"), (12, 1, 1e-8, "admm")],
 )
 def test_the_rule_for_two_models(n, batch, tol, expected, threads):
     threads(1)

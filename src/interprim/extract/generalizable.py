@@ -66,8 +66,9 @@ def generalizable_and_or(
             where the ADMM takes about 10 s). ``"auto"`` (default) runs, for two models on the CPU,
             the exact ``lp`` for one to four small samples (``n ≤ 6``), ``ipm`` for more and up to
             ``n = 10`` while the batch is small enough (at ``n = 8``: 16 pairs per torch thread at
-            ``tol ≥ 1e-2``, 128 at tighter ``tol``; at ``n = 10`` 16 pairs per thread for ``tol < 1e-2``,
-            and one pair alone on two or more threads), and the batched ``admm`` otherwise; for three or more models the exact ``lp`` for
+            ``tol ≥ 1e-2``, 128 at tighter ``tol``; at ``n = 10`` one / 16 pairs per thread, and one pair
+            alone on two or more threads; ``tol ≥ 1e-7``), and the batched ``admm`` otherwise (the ``lp``
+            below ``1e-7`` where it fits); for three or more models the exact ``lp`` for
             a small batch of small games (``m × batch`` at most 16 / 64 at ``n ≤ 6``, 8 / 32 at 7,
             4 / 32 at 8) and the ``admm`` otherwise; GPU tensors take the ``admm``. Each choice was
             the fastest on one CPU core (:func:`interprim.extract._driver.choose`);

@@ -23,13 +23,14 @@ zeta transforms and a gather by ``S ∩ S'`` (``O(4**n)``; :func:`_normal_matrix
 ``F Z D_b Zᵀ F`` is the same matrix of ``D_b`` indexed by ``N \\ (S ∪ S')``. ``K`` is factorised by
 a dense Cholesky (``O(8**n / 3)``: LAPACK's ``dpotrf``, about 11 ms at ``n = 10`` on one CPU core
 with the MKL inside torch: :func:`_cholesky`);
-everything else is a fast transform or element-wise. The entry ``c = a⁺[∅]`` is free in all but name
-(no optimum reaches its box), so its scaling grows without bound; with it the column of ones enters
-every entry of ``K``, and on real games at ``n = 10`` it reached 1e5 times every other scaling and took
-the precision of the rest of ``K`` with it. ``K`` is therefore factorised with the free variables'
-scaling capped at the largest other one (``K₀``), and the excess ``E`` is added back by Woodbury's
-identity, ``K⁻¹ = K₀⁻¹ − W(E⁻¹ + UᵀW)⁻¹Wᵀ`` with ``W = K₀⁻¹U`` (:attr:`_Problem.free`, :class:`_Newton`):
-one more solve per iteration, and only once the excess appears. Real games need 5-12 iterations to a
+everything else is a fast transform or element-wise. The entry ``c = a⁺[∅]`` is free in all but
+name (no optimum reaches its box), so its scaling grows without bound, and with it a column of ones
+enters every entry of ``K`` (in a real pair at ``n = 10``, 1e5 times every other scaling: the
+factorisation failed; with one model, 26 of 32 real games at ``n = 10`` stalled above ``tol = 1e-6``).
+``K`` is therefore factorised with the free variables' scaling capped at the largest other one
+(``K₀``), and the excess ``E`` is added back by Woodbury's identity, ``K⁻¹ = K₀⁻¹ − W(E⁻¹ + UᵀW)⁻¹Wᵀ``
+with ``W = K₀⁻¹U`` (:attr:`_Problem.free`, :class:`_Newton`): a few more columns in the first solve of
+an iteration, once the excess appears. Real games need 5-12 iterations to a
 certified gap of 1e-3. The LP solvers of HiGHS do not see this structure: on games at ``n = 10``
 its interior-point method takes 20-30 iterations of about 60 ms, its dual simplex 1000-8000
 (``benchmarks/README.md``). The games of a batch are solved together, in chunks of at most
@@ -441,18 +442,11 @@ class _Newton:
     excess: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
-        """For :meth:`solve` by Woodbury's identity, ``K⁻¹ = K₀⁻¹ − W (E⁻¹ + Uᵀ W)⁻¹ Wᵀ`` with ``W = K₀⁻¹ U``:
-        ``W`` and the Cholesky factor of the ``f × f`` capacitance matrix, once per iteration (where some
-        game has an excess; a free variable without one gets a zero column of ``W``)."""
+        """:meth:`solve` uses Woodbury's identity, ``K⁻¹ = K₀⁻¹ − W (E⁻¹ + Uᵀ W)⁻¹ Wᵀ`` with ``W = K₀⁻¹ U``, where
+        some game has an excess; ``W`` comes with the iteration's first solve, in the same triangular
+        solves (which are bound by reading the factor, so the extra columns cost little)."""
         self.woodbury = None
-        if self.excess is None or not bool((self.excess > 0).any()):
-            return
-        some = self.excess > 0
-        w = self._solve_factor(self.free_columns.expand(self.chol.shape[0], *self.free_columns.shape))
-        w = w * some[:, None, :]
-        inverse = torch.where(some, 1.0 / torch.where(some, self.excess, 1.0), 1.0)
-        capacitance = self.free_columns.mT @ w + torch.diag_embed(inverse)
-        self.woodbury = (w, torch.linalg.cholesky(capacitance))
+        self.pending = self.excess is not None and bool((self.excess > 0).any())
 
     def _solve_factor(self, rhs: torch.Tensor) -> torch.Tensor:
         """``K₀⁻¹ rhs`` ``(B, R, k)`` by the Cholesky factor: two triangular solves (``torch.cholesky_solve``
@@ -461,8 +455,18 @@ class _Newton:
         return torch.linalg.solve_triangular(self.chol.mT, half, upper=True)
 
     def solve(self, rhs: torch.Tensor) -> torch.Tensor:
-        """``K⁻¹ rhs`` ``(B, R)``: by the factor of ``K₀``, corrected for the free variables' excess."""
-        y = self._solve_factor(rhs[..., None])
+        """``K⁻¹ rhs`` ``(B, R)``: by the factor of ``K₀``, corrected for the free variables' excess (a free
+        variable without one gets a zero column of ``W``)."""
+        if self.pending:
+            columns = self.free_columns.expand(self.chol.shape[0], *self.free_columns.shape)
+            both = self._solve_factor(torch.cat((rhs[..., None], columns), -1))
+            y, some = both[..., :1], self.excess > 0
+            w = both[..., 1:] * some[:, None, :]
+            inverse = torch.where(some, 1.0 / torch.where(some, self.excess, 1.0), 1.0)
+            self.woodbury = (w, torch.linalg.cholesky(self.free_columns.mT @ w + torch.diag_embed(inverse)))
+            self.pending = False
+        else:
+            y = self._solve_factor(rhs[..., None])
         if self.woodbury is not None:
             w, capacitance = self.woodbury
             y = y - w @ torch.cholesky_solve(self.free_columns.mT @ y, capacitance)

@@ -40,14 +40,14 @@ def sparse_and_or(
         solver: ``"auto"`` (default) — the fastest certified route for the batch at hand, as
             measured on one CPU core (``benchmarks/README.md``): ``"ipm"`` for games on the CPU
             with ``n ≤ 12`` in a batch of at most (for ``tol ≥ 1e-2`` / tighter) any number of
-            games at ``n ≤ 8``, 256 / any at ``n = 9``, 128 / any at 10, 8 / 256 at 11, 1 / 2 at 12;
+            games at ``n ≤ 10``, 16 / 256 per CPU thread at ``n = 11``, 1 / 8 at 12;
             ``"admm"`` for larger batches, larger ``n`` and GPU tensors; ``"lp"`` in place of
-            ``"ipm"`` when ``tol < 1e-4`` (the rule: :func:`interprim.extract._driver.choose`).
+            ``"ipm"`` when ``tol < 1e-7`` (the rule: :func:`interprim.extract._driver.choose`).
             Games where the interior-point method stalls (rare) are solved again by ``"lp"``.
             ``"ipm"`` — a primal-dual interior-point method on the structure of the transforms
             (:mod:`interprim.extract.ipm`; one game at ``n = 10`` certified within 1 % in about
             0.15 s on two CPU cores), for ``n ≤ 12``, stopped at a certified relative gap ``tol``
-            (down to about 1e-4); ``"admm"`` — the batched first-order solver of
+            (down to about 1e-7); ``"admm"`` — the batched first-order solver of
             :mod:`interprim.extract.admm` (CPU or GPU), stopped at a certified relative gap
             ``tol``, the fastest per game for large batches; ``"lp"`` — the exact LP by HiGHS
             (:mod:`interprim.extract.lp`), for ``n ≤ 12`` (larger ``n`` is refused); ``"sgd"`` —
