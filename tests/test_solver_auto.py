@@ -216,7 +216,8 @@ def test_two_models_take_the_lp_for_few_small_samples_the_ipm_for_more_and_the_a
     [(8, 16, 1e-2, "ipm"), (8, 17, 1e-2, "admm"), (8, 128, 1e-3, "ipm"), (9, 16, 1e-2, "ipm"),
      (9, 17, 1e-2, "admm"), (10, 1, 1e-2, "ipm"), (10, 2, 1e-2, "admm"),
      (10, 16, 1e-3, "ipm"), (10, 17, 1e-3, "admm"), (11, 1, 1e-3, "admm"), (6, 500, 1e-2, "ipm"),
-     (4, 4, 1e-3, "lp"), (4, 5, 1e-3, "ipm"), (8, 4, 1e-7, "ipm"), (8, 4, 1e-8, "lp"), (12, 1, 1e-8, "admm")],
+     (4, 4, 1e-3, "lp"), (4, 5, 1e-3, "ipm"), (8, 4, 1e-7, "ipm"), (8, 4, 1e-8, "lp"), (12, 1, 1e-8, "admm"),
+     (7, 256, 1e-2, "ipm"), (7, 257, 1e-2, "admm"), (7, 1024, 1e-3, "ipm"), (7, 1025, 1e-3, "admm")],
 )
 def test_the_rule_for_two_models(n, batch, tol, expected, threads):
     threads(1)

@@ -67,7 +67,7 @@ IPM_MAX_BATCH = {11: (16, 256), 12: (1, 8)}
 #: against 1.2 s) and won at ``1e-3`` up to 16 pairs (2.4 against 3.1 s; one pair 2.3 against 11 s); at
 #: ``n = 6`` and 4 it won at every batch from 2 and 8 on, against the ADMM and the LP; at ``n = 9`` up to 4
 #: pairs at ``1e-2`` (0.39 against 0.94 s; the ADMM from 16: 0.30 against 0.39 s) and up to 64 at
-#: ``1e-3`` (0.48 against 0.68 s); ``n = 7`` interpolated). After the better start of issue 15's sixth
+#: ``1e-3`` (0.48 against 0.68 s)). After the better start of issue 15's sixth
 #: session (10-15 % fewer iterations for pairs), measured again side by side on one thread at ``1e-2``:
 #: ``n = 8`` 16 pairs 0.081-0.087 against 0.090-0.115 s, 32 pairs 0.082-0.095 against 0.059-0.062 s;
 #: ``n = 9`` 16 pairs 0.33-0.39 against 0.44-0.46 s, 32 pairs 0.35-0.36 against 0.26-0.27 s; ``n = 10``
@@ -75,8 +75,11 @@ IPM_MAX_BATCH = {11: (16, 256), 12: (1, 8)}
 #: 0.40-0.47 against 0.65-0.79 s and ``n = 8``, 128 pairs 0.11-0.12 against 0.24-0.26 s. Smaller ``n``
 #: take it at any batch; ``n`` above the table take the ADMM. One pair alone on two or more threads takes
 #: it at every ``n`` of the table: its factorisations then run on all threads (at ``n = 10`` and ``1e-2``
-#: on two threads: 1.3-1.4 s against 2.0-2.3 s for the ADMM, 4 pairs)
-IPM_PAIR_MAX_BATCH = {7: (64, 1024), 8: (16, 128), 9: (16, 64), 10: (1, 16)}
+#: on two threads: 1.3-1.4 s against 2.0-2.3 s for the ADMM, 4 pairs). ``n = 7`` (seventh session, one
+#: thread, ``--n 7 --crossover-batches 16 64 256 1024``): at ``1e-2`` it won up to 256 pairs (64: 0.024
+#: against 0.038 s; 256: 0.017 against 0.018 s) and lost at 1024 (0.019 against 0.016 s); at ``1e-3``
+#: it won at every batch up to 1024 (0.023 against 0.070 s; larger batches not measured)
+IPM_PAIR_MAX_BATCH = {7: (256, 1024), 8: (16, 128), 9: (16, 64), 10: (1, 16)}
 #: ``solver="auto"``, two models: per ``n``, the largest batch that the exact LP solves faster than the
 #: interior-point method (its fixed cost per call, about 0.1 s, dominates for a few small samples: at
 #: ``n = 4`` one pair took 0.024 s with the LP and 0.116 s with the interior-point method); smaller ``n``
