@@ -205,6 +205,25 @@ def test_the_solve_with_the_free_variables_excess_meets_the_full_normal_matrix(h
         assert torch.allclose(product, r, rtol=0, atol=1e-8 * r.abs().max())
 
 
+def test_a_failed_factor_with_an_excess_marks_its_game_instead_of_raising():
+    """After a failed factorisation of ``K₀`` the Woodbury correction must not raise for the whole batch:
+    the game with the broken factor is marked failed (it then stalls), the other is solved."""
+    n, batch = 4, 2
+    v = torch.as_tensor(smooth_games(n, batch, 2))
+    problem = ipm._Sparse(v, 0.05 * v.abs().amax(-1), n)
+    theta = torch.where(problem.moves, torch.ones(batch, 5, 2**n, dtype=torch.float64), 0.0)
+    theta[:, 0, 0] = 1e9
+    factored, excess = ipm._without_excess(theta, problem.free)
+    chol, info = ipm._cholesky(problem.normal(factored, torch.zeros(batch, 2**n, 2**n, dtype=torch.float64)))
+    chol[1] = float("nan")  # as after a breakdown
+    unused = torch.zeros(())
+    newton = ipm._Newton(unused, unused, unused, unused, problem.moves, problem.bounded, theta, chol, unused, unused,
+                         problem.apply_a, problem.apply_at, False, problem.free_columns(), excess)
+    y = newton.solve(torch.ones(batch, 2**n, dtype=torch.float64))
+    assert newton.failed.tolist() == [False, True]
+    assert torch.isfinite(y[0]).all()
+
+
 def test_the_sparse_problem_reaches_tight_tolerances_although_the_free_entrys_scaling_grows_without_bound():
     """At 1e-7 the scaling of ``a⁺[∅]`` outgrows every other; factorised whole it stalled these games above
     the tolerance, kept out of the factor (Woodbury) it does not; the result is the LP's optimum."""

@@ -447,6 +447,7 @@ class _Newton:
         solves (which are bound by reading the factor, so the extra columns cost little)."""
         self.woodbury = None
         self.pending = self.excess is not None and bool((self.excess > 0).any())
+        self.failed = torch.zeros(self.chol.shape[0], dtype=torch.bool, device=self.chol.device)
 
     def _solve_factor(self, rhs: torch.Tensor) -> torch.Tensor:
         """``K₀⁻¹ rhs`` ``(B, R, k)`` by the Cholesky factor: two triangular solves (``torch.cholesky_solve``
@@ -463,7 +464,9 @@ class _Newton:
             y, some = both[..., :1], self.excess > 0
             w = both[..., 1:] * some[:, None, :]
             inverse = torch.where(some, 1.0 / torch.where(some, self.excess, 1.0), 1.0)
-            self.woodbury = (w, torch.linalg.cholesky(self.free_columns.mT @ w + torch.diag_embed(inverse)))
+            capacitance, info = torch.linalg.cholesky_ex(self.free_columns.mT @ w + torch.diag_embed(inverse))
+            self.failed = info != 0  # (after a failed factorisation of K₀): the game stalls
+            self.woodbury = (w, capacitance)
             self.pending = False
         else:
             y = self._solve_factor(rhs[..., None])
@@ -760,6 +763,7 @@ def _mehrotra(
                 s, w, z, t, mv, bd, theta, chol, r_p, r_d, problem.apply_a, problem.apply_at, tol < REFINE_BELOW, columns, excess
             )
             dx, dy, dz, dtt, ap, ad = newton.search(mu, cnt)
+            stalled = stalled | newton.failed
             ap, ad = STEP * ap, STEP * ad
             ok = torch.isfinite(dx).flatten(1).all(1) & torch.isfinite(dy).all(1) & (ap > 1e-10) & (ad > 1e-10)
             stalled = stalled | ~ok
