@@ -154,6 +154,14 @@ def test_without_lapack_the_method_factorises_with_torch_and_certifies_the_lp_op
     assert np.all(r.objective <= exact * (1 + 1e-4) + 1e-9)
 
 
+def solver_of(problem, theta, chol, excess):
+    """The ``_Newton`` of ``problem`` that only solves ``K y = r`` (factor ``chol`` of ``K₀``, the free
+    variables' ``excess``): the iterate's slacks and residuals are not used."""
+    unused = torch.zeros(())
+    return ipm._Newton(unused, unused, unused, unused, problem.moves, problem.bounded, theta, chol, unused, unused,
+                       problem.apply_a, problem.apply_at, False, problem.free_columns(), excess)
+
+
 def test_a_free_variables_scaling_above_the_others_is_left_out_of_the_factor():
     """``_without_excess``: the free variable's scaling is capped at the largest other one of its sample,
     and the rest is its excess; without free variables ``theta`` is unchanged."""
@@ -185,10 +193,8 @@ def test_the_solve_with_the_free_variables_excess_meets_the_full_normal_matrix(h
     k0 = k0 + k0.tril(-1).mT
     chol, info = ipm._cholesky(k0.clone())
     assert info.tolist() == [0] * batch
-    unused = torch.zeros(())
     columns = problem.free_columns()
-    newton = ipm._Newton(unused, unused, unused, unused, problem.moves, problem.bounded, theta, chol, unused, unused,
-                         problem.apply_a, problem.apply_at, False, columns, excess)
+    newton = solver_of(problem, theta, chol, excess)
     r = torch.randn(batch, 2**n, generator=g, dtype=torch.float64)
     y = newton.solve(r)
     for b in range(batch):
@@ -216,9 +222,7 @@ def test_a_failed_factor_with_an_excess_marks_its_game_instead_of_raising():
     factored, excess = ipm._without_excess(theta, problem.free)
     chol, info = ipm._cholesky(problem.normal(factored, torch.zeros(batch, 2**n, 2**n, dtype=torch.float64)))
     chol[1] = float("nan")  # as after a breakdown
-    unused = torch.zeros(())
-    newton = ipm._Newton(unused, unused, unused, unused, problem.moves, problem.bounded, theta, chol, unused, unused,
-                         problem.apply_a, problem.apply_at, False, problem.free_columns(), excess)
+    newton = solver_of(problem, theta, chol, excess)
     y = newton.solve(torch.ones(batch, 2**n, dtype=torch.float64))
     assert newton.failed.tolist() == [False, True]
     assert torch.isfinite(y[0]).all()

@@ -47,6 +47,11 @@ def test_the_start_takes_the_cheapest_atoms():
         assert torch.allclose((atoms * cost).sum(1), f, rtol=1e-14, atol=1e-15)
 
 
+def rows_of_a(problem, n):
+    """``A`` ``(3N, 19N)`` of ``problem``, built column by column from ``apply_a``."""
+    return problem.apply_a(torch.eye(19 * 2**n, dtype=torch.float64).reshape(-1, 19, 2**n)).T
+
+
 def test_the_transpose_and_the_normal_matrix_match_the_rows():
     """``apply_at`` is the adjoint of ``apply_a``, and ``normal(θ)`` is ``A diag(θ) Aᵀ`` built column by column."""
     n = 3
@@ -57,8 +62,7 @@ def test_the_transpose_and_the_normal_matrix_match_the_rows():
     assert torch.allclose((problem.apply_a(x) * y).sum(-1), (x * problem.apply_at(y)).sum((1, 2)), rtol=1e-12)
 
     theta = torch.rand(2, 19, 2**n, generator=gen, dtype=torch.float64) + 0.1
-    columns = torch.eye(19 * 2**n, dtype=torch.float64).reshape(-1, 19, 2**n)
-    a = problem.apply_a(columns).T  # (3N, 19N): the rows of A
+    a = rows_of_a(problem, n)
     for b in range(2):
         dense = a @ torch.diag(theta[b].flatten()) @ a.T
         got = problem.normal(theta, torch.zeros(2, 3 * 2**n, 3 * 2**n, dtype=torch.float64))[b]
@@ -73,8 +77,7 @@ def test_the_gamma_rows_of_the_normal_matrix_keep_their_precision_beside_a_huge_
     gen = torch.Generator().manual_seed(4)
     theta = torch.rand(1, 19, 2**n, generator=gen, dtype=torch.float64) + 0.1
     theta[:, 4, 1:] = 1e15
-    columns = torch.eye(19 * 2**n, dtype=torch.float64).reshape(-1, 19, 2**n)
-    a = problem.apply_a(columns).T
+    a = rows_of_a(problem, n)
     dense = (a @ torch.diag(theta[0].flatten()) @ a.T)[2 * 2**n :]  # the γ rows: exact, the atom's coefficients are 0
     got = problem.normal(theta, torch.zeros(1, 3 * 2**n, 3 * 2**n, dtype=torch.float64))[0, 2 * 2**n :]
     assert torch.allclose(got.tril(2 * 2**n), dense.tril(2 * 2**n), rtol=1e-12, atol=1e-9)

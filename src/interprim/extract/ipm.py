@@ -692,12 +692,11 @@ def _without_excess(theta: torch.Tensor, free: tuple[tuple[int, int], ...]) -> t
         return theta, None
     blocks, entries = (list(index) for index in zip(*free))
     own = theta[:, blocks, entries]
-    others = theta.clone()
-    others[:, blocks, entries] = 0.0
-    cap = others.flatten(1).amax(1, keepdim=True)
-    kept = torch.minimum(own, cap)
-    others[:, blocks, entries] = kept
-    return others, own - kept
+    factored = theta.clone()
+    factored[:, blocks, entries] = 0.0
+    kept = torch.minimum(own, factored.flatten(1).amax(1, keepdim=True))
+    factored[:, blocks, entries] = kept
+    return factored, own - kept
 
 
 def _mehrotra(

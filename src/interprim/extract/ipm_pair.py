@@ -176,18 +176,14 @@ class _Pair(_Problem):
     def normal(self, theta: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """The lower triangle of ``K`` (module doc) in ``out`` ``(B, 3N, 3N)``."""
         n, size = self.n, self.size
-        e1, e2 = self.atoms[0, :, None], self.atoms[1, :, None]
+        e1, e2 = self.atoms
         d = e1 - e2
-
-        def scaled(t: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-            return (t * weight).sum(1)
-
         # the γ blocks weigh each atom by its own integer coefficient (e₁(e₁ − e₂), e₂(e₁ − e₂), (e₁ − e₂)²),
         # not as differences of the matching blocks' sums: late in the method a diagonal atom's θ reaches
         # 1e15, and a11 − 2·a12 + a22 lost it to rounding (a negative diagonal of K, a failed factorisation)
-        a11, a12, a22 = (scaled(theta[:, _A], w) for w in (e1 * e1, e1 * e2, e2 * e2))
-        b11, b12, b22 = (scaled(theta[:, _B], w) for w in (e1 * e1, e1 * e2, e2 * e2))
-        g1, g2, gg = (scaled(theta[:, _A], w) for w in (e1 * d, e2 * d, d * d))
+        weights = torch.stack((e1 * e1, e1 * e2, e2 * e2, e1 * d, e2 * d, d * d))
+        a11, a12, a22, g1, g2, gg = torch.einsum("wk,bkn->wbn", weights, theta[:, _A])
+        b11, b12, b22 = torch.einsum("wk,bkn->wbn", weights[:3], theta[:, _B])
         dq1, dq2 = theta[:, _Q1], theta[:, _Q2]
 
         def block(i: int, j: int) -> torch.Tensor:
